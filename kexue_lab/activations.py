@@ -1,0 +1,205 @@
+"""GELU and its two elementary approximations (chapter 12, kexue.fm/archives/7309).
+
+GELU(x) = x·Φ(x), with Φ the standard normal CDF, Φ(x) = ½[1 + erf(x/√2)].
+The GELU paper offers two cheap stand-ins for Φ:
+
+* tanh form:    Φ(x) ≈ ½[1 + tanh(a(x + c·x³))],  a = √(2/π), c = 0.044715;
+* sigmoid form: Φ(x) ≈ σ(λx),                     λ = 1.702.
+
+The chapter shows that ``a`` is the Taylor slope at 0 while ``c`` and ``λ``
+are min–max (Chebyshev) fits, and :func:`fit_gelu_constants` recomputes them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from . import _validate
+from .widgets import Curve, Panel, View
+
+Approximation = Literal["none", "tanh", "sigmoid"]
+APPROXIMATIONS: tuple[str, ...] = ("none", "tanh", "sigmoid")
+
+#: a = √(2/π): the slope of erf(x/√2) at 0, kept fixed in both fits.
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+#: The published cubic coefficient of the tanh form (GELU paper; Page, 1977).
+TANH_C = 0.044715
+#: The published scale of the sigmoid form (GELU paper; Bowling et al., 2009).
+SIGMOID_LAMBDA = 1.702
+
+
+def gelu(x: Any, approximate: Approximation = "none") -> Any:
+    """GELU(x) = x·Φ(x), exactly or by one of the paper's two approximations.
+
+    * ``"none"``:    x·½[1 + erf(x/√2)]
+    * ``"tanh"``:    x·½[1 + tanh(√(2/π)(x + 0.044715x³))]
+    * ``"sigmoid"``: x·σ(1.702x)
+
+    ``"none"`` and ``"tanh"`` agree with ``torch.nn.functional.gelu``. Accepts a
+    torch tensor (returned as a tensor of the same dtype) or anything NumPy can
+    turn into a float array (returned as a NumPy array, or a float for a scalar).
+    """
+    _validate.choice("approximate", approximate, APPROXIMATIONS)
+    is_tensor = torch.is_tensor(x)
+    if not is_tensor:
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.dtype.kind not in "fiu":
+            raise TypeError(f"x must be numeric, got an array of dtype {arr.dtype}")
+        t = torch.from_numpy(arr)
+    else:
+        if not (x.is_floating_point() or x.is_complex()):
+            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+        t = x
+    if approximate == "none":
+        out = 0.5 * t * (1.0 + torch.erf(t / math.sqrt(2.0)))
+    elif approximate == "tanh":
+        out = 0.5 * t * (1.0 + torch.tanh(SQRT_2_OVER_PI * (t + TANH_C * t**3)))
+    else:
+        out = t * torch.sigmoid(SIGMOID_LAMBDA * t)
+    if is_tensor:
+        return out
+    res = out.numpy()
+    return float(res) if res.ndim == 0 else res
+
+
+def normal_cdf(x: Any) -> np.ndarray:
+    """Φ(x) = ½[1 + erf(x/√2)], in float64 (SciPy's ``ndtr``)."""
+    from scipy.special import ndtr
+
+    return ndtr(np.asarray(x, dtype=np.float64))
+
+
+def phi_tanh(x: Any, a: float = SQRT_2_OVER_PI, c: float = TANH_C) -> np.ndarray:
+    """The tanh approximation of Φ: ½[1 + tanh(a(x + c·x³))]."""
+    a, c = _validate.real("a", a), _validate.real("c", c)
+    x = np.asarray(x, dtype=np.float64)
+    return 0.5 * (1.0 + np.tanh(a * (x + c * x**3)))
+
+
+def phi_sigmoid(x: Any, lam: float = SIGMOID_LAMBDA) -> np.ndarray:
+    """The sigmoid approximation of Φ: σ(λx) = 1/(1 + e^(−λx))."""
+    from scipy.special import expit
+
+    lam = _validate.real("lam", lam)
+    return expit(lam * np.asarray(x, dtype=np.float64))
+
+
+def _grid(x_max: float, step: float) -> np.ndarray:
+    x_max = _validate.positive("x_max", x_max)
+    step = _validate.positive("step", step)
+    if step >= x_max:
+        raise ValueError(f"step must be smaller than x_max, got step={step}, x_max={x_max}")
+    return np.arange(0.0, x_max + step / 2, step)
+
+
+def max_phi_error(approx: Any, *, x_max: float = 10.0, step: float = 1e-4) -> tuple[float, float]:
+    """max over x of |Φ(x) − approx(x)| and where it is reached (|x|).
+
+    Both approximations are Φ(x) − ½ plus an odd function, so the error is odd and
+    the maximum over the real line equals the maximum over [0, x_max] (the error
+    decays to 0 well before x = 10).
+    """
+    x = _grid(x_max, step)
+    err = np.abs(normal_cdf(x) - approx(x))
+    i = int(np.argmax(err))
+    return float(err[i]), float(x[i])
+
+
+def max_gelu_error(approx: Any, *, x_max: float = 20.0, step: float = 1e-4) -> tuple[float, float]:
+    """max over x of |x·Φ(x) − x·approx(x)| and where it is reached (|x|); the error is even."""
+    x = _grid(x_max, step)
+    err = np.abs(x * (normal_cdf(x) - approx(x)))
+    i = int(np.argmax(err))
+    return float(err[i]), float(x[i])
+
+
+def _minimax(objective: Any, lo: float, hi: float) -> float:
+    from scipy.optimize import minimize_scalar
+
+    res = minimize_scalar(objective, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12, "maxiter": 500})
+    if not res.success:
+        raise RuntimeError(f"the min–max search did not converge: {res.message}")
+    return float(res.x)
+
+
+def fit_gelu_constants(*, x_max: float = 10.0, step: float = 1e-4) -> dict[str, float]:
+    """Recompute the constants of both approximations as min–max fits of Φ.
+
+    * tanh form: with a = √(2/π) fixed (the Taylor slope), choose b to minimise
+      max_x |erf(x/√2) − tanh(a·x + b·x³)|; then c = b/a. Since
+      Φ − ½[1 + tanh(·)] = ½[erf(x/√2) − tanh(·)], this also minimises the Φ error.
+    * sigmoid form: choose λ to minimise max_x |Φ(x) − σ(λx)|.
+
+    Returns ``tanh_b``, ``tanh_c``, ``tanh_max_error``, ``tanh_argmax``,
+    ``sigmoid_lambda``, ``sigmoid_max_error``, ``sigmoid_argmax`` (errors of the
+    Φ approximation over the real line, and the |x| where they peak).
+    """
+    x = _grid(x_max, step)
+    target_erf = 2.0 * normal_cdf(x) - 1.0
+    a = SQRT_2_OVER_PI
+    b = _minimax(lambda b: float(np.max(np.abs(target_erf - np.tanh(a * x + b * x**3)))), 0.0, 0.1)
+    lam = _minimax(lambda lam: float(np.max(np.abs(normal_cdf(x) - phi_sigmoid(x, lam)))), 1.0, 2.5)
+    tanh_err, tanh_at = max_phi_error(lambda t: phi_tanh(t, a, b / a), x_max=x_max, step=step)
+    sig_err, sig_at = max_phi_error(lambda t: phi_sigmoid(t, lam), x_max=x_max, step=step)
+    return {
+        "tanh_b": b,
+        "tanh_c": b / a,
+        "tanh_max_error": tanh_err,
+        "tanh_argmax": tanh_at,
+        "sigmoid_lambda": lam,
+        "sigmoid_max_error": sig_err,
+        "sigmoid_argmax": sig_at,
+    }
+
+
+# ---- explorations (chapter 12) ------------------------------------------------------------------
+_VIEW_X = np.linspace(0.0, 5.0, 101)
+
+
+def tanh_error_view(a: float = SQRT_2_OVER_PI, c: float = TANH_C) -> View:
+    """Error Φ(x) − ½[1 + tanh(a(x + c·x³))] on [0, 5] and its maximum, for the exploration."""
+    err = normal_cdf(_VIEW_X) - phi_tanh(_VIEW_X, a, c)
+    worst, at = max_phi_error(lambda t: phi_tanh(t, a, c), x_max=8.0, step=1e-3)
+    ref = normal_cdf(_VIEW_X) - phi_tanh(_VIEW_X)
+    panel = Panel(
+        curves=[Curve(_VIEW_X, err * 1e4, f"a={a:.4f}, c={c:.5f}"), Curve(_VIEW_X, ref * 1e4, "paper (√(2/π), 0.044715)", style="dashed", color=1)],
+        title="Φ(x) − tanh approximation",
+        xlabel="x",
+        ylabel="error × 10⁴",
+        ylim=(-25.0, 25.0),
+    )
+    return View([panel], readout=f"max |error| over ℝ = {worst:.3e} at |x| = {at:.2f}")
+
+
+def sigmoid_error_view(lam: float = SIGMOID_LAMBDA) -> View:
+    """Error Φ(x) − σ(λx) on [0, 5] and its maximum, for the exploration."""
+    err = normal_cdf(_VIEW_X) - phi_sigmoid(_VIEW_X, lam)
+    worst, at = max_phi_error(lambda t: phi_sigmoid(t, lam), x_max=8.0, step=1e-3)
+    panel = Panel(
+        curves=[Curve(_VIEW_X, err * 1e2, f"λ = {lam:.3f}"), Curve(_VIEW_X, (normal_cdf(_VIEW_X) - phi_sigmoid(_VIEW_X)) * 1e2, "paper λ = 1.702", style="dashed", color=1)],
+        title="Φ(x) − σ(λx)",
+        xlabel="x",
+        ylabel="error × 10²",
+        ylim=(-4.0, 4.0),
+    )
+    return View([panel], readout=f"max |error| over ℝ = {worst:.3e} at |x| = {at:.2f}")
+
+
+
+class GELU(torch.nn.Module):
+    """GELU as a layer, with the chosen approximation (see :func:`gelu`)."""
+
+    def __init__(self, approximate: Approximation = "none") -> None:
+        super().__init__()
+        self.approximate = _validate.choice("approximate", approximate, APPROXIMATIONS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x·Φ(x), exact or approximated."""
+        return gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"

@@ -1,0 +1,70 @@
+"""Records of runs, so the book can show a GPU run's numbers beside the CPU smoke run.
+
+A chapter run under the ``full`` profile calls :func:`save`; the record (the
+numbers, the seed, torch version, device and date) is written as JSON next to
+the notebook, in ``results/<chapter>-<profile>.json``, and committed. When the
+book is built (smoke profile, CPU) the chapter calls :func:`load` and shows the
+recorded full-profile numbers beside the ones it has just measured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import platform
+from pathlib import Path
+from typing import Any
+
+from . import _validate
+
+RESULTS_DIR = Path("results")
+
+
+def _path(chapter: str, profile: str, folder: Path | None) -> Path:
+    if not isinstance(chapter, str) or not chapter.strip():
+        raise ValueError(f"chapter must be a non-empty string such as '12', got {chapter!r}")
+    _validate.choice("profile", profile, ("smoke", "full"))
+    return (folder or RESULTS_DIR) / f"{chapter}-{profile}.json"
+
+
+def environment() -> dict[str, str]:
+    """Where a run happened: torch version, device name, Python version, UTC date."""
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    return {
+        "torch": torch.__version__,
+        "device": device,
+        "python": platform.python_version(),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"),
+    }
+
+
+def save(chapter: str, metrics: dict[str, Any], *, profile: str, seed: int, seconds: float, folder: Path | None = None) -> Path:
+    """Write ``metrics`` (name → number, string or list of numbers) with the run's environment."""
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValueError("metrics must be a non-empty dict of name -> value")
+    for name, value in metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"metric {name!r} is {value}: only finite numbers are recorded")
+    record = {
+        "chapter": chapter,
+        "profile": profile,
+        "seed": _validate.non_negative_int("seed", seed),
+        "seconds": round(_validate.non_negative("seconds", seconds), 1),
+        **environment(),
+        "metrics": metrics,
+    }
+    path = _path(chapter, profile, folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def load(chapter: str, profile: str = "full", folder: Path | None = None) -> dict[str, Any] | None:
+    """The recorded run of ``chapter`` under ``profile``, or ``None`` if there is none yet."""
+    path = _path(chapter, profile, folder)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))

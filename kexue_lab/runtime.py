@@ -1,0 +1,157 @@
+"""Run profiles, devices, seeds and the setup call every chapter makes first.
+
+Two profiles run the same code path with different sizes:
+
+* ``smoke``: CPU, no network, under 60 s per notebook on 2 cores. CI runs it.
+* ``full``: a GPU (Colab T4: under 5 minutes per chapter) and real data.
+
+:func:`profile` picks ``smoke`` when the ``CI`` variable is set or no CUDA
+device is present and ``full`` otherwise; ``KEXUE_PROFILE`` overrides both.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+
+from . import _validate
+
+Profile = Literal["smoke", "full"]
+PROFILES: tuple[str, ...] = ("smoke", "full")
+PROFILE_ENV = "KEXUE_PROFILE"
+BOOK_ENV = "KEXUE_BOOK"
+
+T = TypeVar("T")
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def profile() -> Profile:
+    """Return the run profile: ``"smoke"`` or ``"full"``.
+
+    Order of precedence: ``KEXUE_PROFILE`` (``smoke`` or ``full``, any case),
+    then ``CI`` (set and not ``0``/``false``: ``smoke``), then the hardware
+    (a CUDA device: ``full``; none: ``smoke``).
+    """
+    raw = os.environ.get(PROFILE_ENV)
+    if raw is not None and raw.strip():
+        value = raw.strip().lower()
+        if value not in PROFILES:
+            raise ValueError(
+                f"{PROFILE_ENV}={raw!r} is not a profile; allowed: 'smoke' (CPU, small data, "
+                f"what CI runs) or 'full' (GPU, real data); unset it to choose automatically"
+            )
+        return value  # type: ignore[return-value]
+    if _truthy(os.environ.get("CI")):
+        return "smoke"
+    return "full" if _cuda_available() else "smoke"
+
+
+def device(for_profile: Profile | None = None) -> "torch.device":  # noqa: F821
+    """Return the torch device a profile runs on.
+
+    ``smoke`` always runs on the CPU, so that CI numbers are the same on every
+    machine; ``full`` uses CUDA when present (and the CPU otherwise, slowly).
+    """
+    import torch
+
+    chosen = profile() if for_profile is None else _validate.choice("for_profile", for_profile, PROFILES)
+    if chosen == "full" and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (CPU and CUDA) with ``seed``."""
+    import torch
+
+    seed = _validate.non_negative_int("seed", seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def in_book_build() -> bool:
+    """True while the notebooks are executed to render the static book (``KEXUE_BOOK=1``)."""
+    return _truthy(os.environ.get(BOOK_ENV))
+
+
+def _format_seconds(seconds: float) -> str:
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    return f"about {seconds / 60:.1f} min"
+
+
+@dataclass(frozen=True)
+class Session:
+    """What :func:`setup` decided: the chapter, profile, device and seed."""
+
+    chapter: str
+    profile: Profile
+    device: Any
+    seed: int
+    expected_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def smoke(self) -> bool:
+        """True under the ``smoke`` profile."""
+        return self.profile == "smoke"
+
+    def pick(self, *, smoke: T, full: T) -> T:
+        """Return ``smoke`` or ``full`` according to the profile (e.g. epochs, data size)."""
+        return smoke if self.profile == "smoke" else full
+
+
+def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int = 0) -> Session:
+    """Prepare a chapter: choose profile and device, seed everything, set the plot style.
+
+    Prints one block that tells the reader what will run: the profile (and how
+    to change it), the device, and the expected run time of this profile.
+    ``smoke_seconds`` and ``full_seconds`` are the chapter's measured run times
+    (2 CPU cores, and a Colab T4 GPU).
+    """
+    from . import __version__, plot
+
+    if not isinstance(chapter, str) or not chapter.strip():
+        raise ValueError(f"chapter must be a non-empty string such as '12', got {chapter!r}")
+    expected = {
+        "smoke": _validate.positive("smoke_seconds", smoke_seconds),
+        "full": _validate.positive("full_seconds", full_seconds),
+    }
+    chosen = profile()
+    dev = device(chosen)
+    seed_everything(seed)
+    plot.use_style()
+    import torch
+
+    if dev.type == "cuda":
+        where = f"cuda ({torch.cuda.get_device_name(0)})"
+    else:
+        where = f"cpu ({os.cpu_count()} cores, torch {torch.__version__})"
+    other = "full" if chosen == "smoke" else "smoke"
+    note = ""
+    if chosen == "full" and dev.type == "cpu":
+        note = "\n  warning: the full profile without a GPU will be much slower than stated"
+    print(
+        f"kexue_lab {__version__} · chapter {chapter} · Python {platform.python_version()}\n"
+        f"  profile : {chosen}  (set {PROFILE_ENV}={other} to switch)\n"
+        f"  device  : {where}\n"
+        f"  expected: {_format_seconds(expected[chosen])} for the whole notebook ({chosen} profile)"
+        f"{note}"
+    )
+    return Session(chapter=chapter, profile=chosen, device=dev, seed=seed, expected_seconds=expected)

@@ -1,0 +1,140 @@
+"""A small training loop so chapters do not each write one.
+
+:func:`fit` keeps the whole data set on the device, draws each epoch's batches
+from one seeded permutation (index slicing, no Python loop over samples),
+records the mean of every metric per epoch in a :class:`History`, and shows a
+tqdm bar (hidden while the static book is built).
+
+The loss function receives ``(model, x_batch, y_batch)`` and returns either the
+loss tensor or ``(loss, {"name": value, ...})`` with extra metrics to record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _validate
+
+LossOut = Any  # a scalar tensor, or (tensor, dict[str, float | tensor])
+
+
+def progress(iterable: Iterable[Any], **kwargs: Any) -> Any:
+    """``tqdm.auto`` progress bar, silent while the book is built (``KEXUE_BOOK=1``)."""
+    from tqdm.auto import tqdm
+
+    from .runtime import in_book_build
+
+    kwargs.setdefault("disable", in_book_build())
+    return tqdm(iterable, **kwargs)
+
+
+@dataclass
+class History:
+    """Per-epoch means of every recorded metric, and the wall-clock time of the run."""
+
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, name: str, value: float) -> None:
+        """Append one epoch's value of ``name``."""
+        self.metrics.setdefault(name, []).append(float(value))
+
+    def last(self, name: str) -> float:
+        """The final value of ``name``."""
+        if name not in self.metrics:
+            raise KeyError(f"no metric {name!r}; recorded: {sorted(self.metrics)}")
+        return self.metrics[name][-1]
+
+    def __getitem__(self, name: str) -> list[float]:
+        if name not in self.metrics:
+            raise KeyError(f"no metric {name!r}; recorded: {sorted(self.metrics)}")
+        return self.metrics[name]
+
+
+def batch_indices(n: int, batch_size: int, *, generator: Any, device: Any = None, shuffle: bool = True) -> Iterator[Any]:
+    """Yield index tensors covering ``range(n)`` in batches (a seeded permutation if ``shuffle``)."""
+    import torch
+
+    n = _validate.positive_int("n", n)
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    order = order.to(device) if device is not None else order
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def fit(
+    model: Any,
+    loss_fn: Callable[[Any, Any, Any], LossOut],
+    x: Any,
+    y: Any = None,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: Any = None,
+    lr: float = 1e-3,
+    device: Any = None,
+    seed: int = 0,
+    eval_fn: Callable[[Any], dict[str, float]] | None = None,
+    clip_norm: float | None = None,
+    desc: str = "training",
+) -> History:
+    """Train ``model`` for ``epochs`` passes over ``(x, y)`` and return the metric history.
+
+    One step minimises ``loss_fn(model, x[idx], y[idx])`` with ``optimizer``
+    (Adam with ``lr`` if none is given). ``clip_norm`` applies hard clipping to
+    the global gradient norm, g ← g·min(1, clip_norm/‖g‖) (chapter 19).
+    ``eval_fn(model)``, if given, runs under ``torch.no_grad()`` in eval mode after
+    every epoch; its numbers join the history.
+    """
+    import torch
+
+    epochs = _validate.positive_int("epochs", epochs)
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    seed = _validate.non_negative_int("seed", seed)
+    if clip_norm is not None:
+        clip_norm = _validate.positive("clip_norm", clip_norm)
+    if y is not None and len(y) != len(x):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(dev)
+    x = x.to(dev)
+    y = y.to(dev) if y is not None else None
+    if optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=_validate.positive("lr", lr))
+    gen = torch.Generator().manual_seed(seed)
+    history = History()
+    start = time.perf_counter()
+    bar = progress(range(epochs), desc=desc, unit="epoch")
+    for _ in bar:
+        model.train()
+        sums: dict[str, Any] = {}
+        count = 0
+        for idx in batch_indices(len(x), batch_size, generator=gen, device=dev):
+            out = loss_fn(model, x[idx], y[idx] if y is not None else None)
+            loss, extra = (out if isinstance(out, tuple) else (out, {}))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the loss became {loss.item()} at epoch {len(history.metrics.get('loss', [])) + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+            optimizer.step()
+            k = len(idx)
+            count += k
+            for name, value in {"loss": loss, **extra}.items():
+                v = value.detach() if torch.is_tensor(value) else torch.tensor(float(value))
+                sums[name] = sums.get(name, 0.0) + v * k
+        for name, total in sums.items():
+            history.add(name, float(total) / count)
+        if eval_fn is not None:
+            model.eval()
+            with torch.no_grad():
+                for name, value in eval_fn(model).items():
+                    history.add(name, float(value))
+        bar.set_postfix(loss=f"{history.last('loss'):.4g}")
+    history.seconds = time.perf_counter() - start
+    return history

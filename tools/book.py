@@ -1,0 +1,309 @@
+"""Build the book: stage a copy, execute each notebook once, gather the ledgers, render.
+
+    python tools/book.py build [--strict] [--jobs N]   # the book  -> _build/html/index.html
+    python tools/book.py student [--strict]            # student edition -> _build/student/
+    python tools/book.py check-clean                   # fail if a notebook in git holds outputs
+
+``build`` works on a staged copy (``_stage/``), so the notebooks in ``book/``
+never receive outputs:
+
+1. **stage**: copy ``_config.yml``, ``_toc.yml`` and ``book/`` to ``_stage/``,
+   add MathJax and plotly.js from their pinned PyPI packages (pages then work
+   offline), and switch Jupyter Book's own execution off;
+2. **execute**: run every chapter once with nbmake (``--overwrite`` stores the
+   outputs), with the network cut off (``tools/offline``), the ``smoke`` profile
+   and ``KEXUE_BOOK=1`` (explorations render their static version); print each
+   notebook's run time;
+3. **report**: read the claim ledgers from the executed notebooks and write
+   the "Verification report" page;
+4. **render**: ``jupyter-book build`` the staged copy (``-W --keep-going`` with
+   ``--strict``) and copy the HTML to ``_build/html``.
+
+``student`` stages a copy without the solution cells (see ``kexue_lab.exercises``),
+keeps stubs and checks, writes the notebooks to ``_build/student/notebooks`` for
+handing out and renders them (unexecuted) to ``_build/student/html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import catalog  # noqa: E402
+
+ROOT = catalog.ROOT
+BUILD = ROOT / "_build"
+STAGE = ROOT / "_stage"
+STUDENT_STAGE = ROOT / "_stage_student"
+MATHJAX_PARTS = ["tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y", "adaptors"]
+
+
+def log(msg: str) -> None:
+    print(f"[book] {msg}", flush=True)
+
+
+# ---- notebooks ------------------------------------------------------------------------------------
+def read_nb(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_nb(path: Path, nb: dict) -> None:
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def cell_role(cell: dict) -> tuple[str | None, str | None]:
+    """(exercise id, role) of a cell, from its metadata ``{"kexue": {"exercise", "role"}}``."""
+    meta = cell.get("metadata", {}).get("kexue", {})
+    return meta.get("exercise"), meta.get("role")
+
+
+def student_version(nb: dict) -> dict:
+    """The notebook without solution cells (code and text); stubs and checks stay."""
+    out = dict(nb)
+    out["cells"] = [c for c in nb["cells"] if cell_role(c)[1] != "solution"]
+    return out
+
+
+def chapter_notebooks(root: Path = ROOT) -> list[Path]:
+    """The written chapters' notebooks under ``root`` (the repository or a staged copy)."""
+    _, chapters = catalog.load()
+    return [root / f"{c.stem}.ipynb" for c in chapters if c.written]
+
+
+# ---- stage ----------------------------------------------------------------------------------------
+def vendor(dest: Path) -> None:
+    """Copy MathJax 3 and plotly.js from their installed PyPI packages into ``dest/_vendor/vendor``."""
+    import importlib.util
+
+    target = dest / "_vendor" / "vendor"
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or spec.submodule_search_locations is None:
+        raise SystemExit("MathJax is missing: pip install -r requirements.txt (package django-static-mathjax)")
+    es5 = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    for part in MATHJAX_PARTS:
+        src, dst = es5 / part, target / "mathjax" / part
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+    import plotly
+
+    shutil.copy2(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", target / "plotly.min.js")
+
+
+def stage(dest: Path, *, student: bool = False) -> None:
+    """Copy the book sources to ``dest`` with execution off (and solutions removed for students)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("_build", ".ipynb_checkpoints", "__pycache__", "results-local")
+    shutil.copytree(ROOT / "book", dest / "book", ignore=ignore)
+    shutil.copy2(ROOT / "_toc.yml", dest / "_toc.yml")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    config["execute"]["execute_notebooks"] = "off"
+    if student:
+        config["title"] = f"{config['title']} (student edition)"
+    (dest / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    vendor(dest)
+    if student:
+        for nb_path in chapter_notebooks(dest):
+            write_nb(nb_path, student_version(read_nb(nb_path)))
+
+
+# ---- execute --------------------------------------------------------------------------------------
+def execute(dest: Path, *, jobs: int = 1, profile: str = "smoke", offline: bool = True, timeout: int = 300) -> dict[str, float]:
+    """Run every chapter notebook of ``dest`` once with nbmake; return seconds per notebook."""
+    notebooks = chapter_notebooks(dest)
+    junit = dest / "nbmake-junit.xml"
+    cmd = [sys.executable, "-m", "pytest", "--nbmake", f"--nbmake-timeout={timeout}", "--overwrite", "-p", "no:cacheprovider",
+           "-q", "--durations=0", f"--junitxml={junit}", "--rootdir", str(dest), *map(str, notebooks)]
+    if jobs > 1:
+        cmd[3:3] = ["-n", str(jobs)]
+    if offline:
+        cmd = [str(ROOT / "tools" / "offline"), *cmd]
+    env = dict(os.environ, KEXUE_BOOK="1", KEXUE_PROFILE=profile, PYTHONHASHSEED="0")
+    if jobs > 1:
+        env.setdefault("OMP_NUM_THREADS", "1")
+    log(f"executing {len(notebooks)} notebooks ({profile} profile, {jobs} at a time, network {'off' if offline else 'on'})")
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=dest, env=env)
+    wall = time.perf_counter() - start
+    timings = _junit_times(junit)
+    width = max((len(k) for k in timings), default=10)
+    print("\nnotebook run times (nbmake):")
+    for name, secs in sorted(timings.items()):
+        flag = "  <-- over the 60 s smoke budget" if profile == "smoke" and secs > 60 else ""
+        print(f"  {name:<{width}}  {secs:6.1f} s{flag}")
+    print(f"  {'total (wall clock)':<{width}}  {wall:6.1f} s\n", flush=True)
+    BUILD.mkdir(exist_ok=True)
+    (BUILD / "timings.json").write_text(json.dumps({"profile": profile, "jobs": jobs, "wall_seconds": wall, "notebooks": timings}, indent=1))
+    if proc.returncode != 0:
+        raise SystemExit(f"notebook execution failed (pytest exit code {proc.returncode})")
+    return timings
+
+
+def _junit_times(path: Path) -> dict[str, float]:
+    if not path.exists():
+        return {}
+    times = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        name = (case.get("classname", "") + "/" + case.get("name", "")).strip("/")
+        name = name.replace(".", "/").replace("/ipynb", ".ipynb") if not name.endswith(".ipynb") else name
+        times[case.get("name") or name] = float(case.get("time", 0))
+    return times
+
+
+# ---- report ---------------------------------------------------------------------------------------
+def ledgers(notebook: Path) -> list[dict]:
+    """Every claim ledger shown in an executed notebook (from the output metadata)."""
+    found = []
+    for cell in read_nb(notebook)["cells"]:
+        for out in cell.get("outputs", []):
+            ledger = out.get("metadata", {}).get("kexue_lab", {}).get("ledger")
+            if ledger:
+                found.append(ledger)
+    return found
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _expected(claim: dict) -> str:
+    if claim["kind"] == "reported":
+        return f"{claim['expected']} (article; {claim['tolerance']})"
+    return claim["expected"]
+
+
+def report(dest: Path) -> Path:
+    """Write ``dest/book/verification.md`` from the ledgers of the executed notebooks."""
+    _, chapters = catalog.load()
+    import torch
+
+    sections, totals = [], {"claims": 0, "✓ holds": 0, "✓ reproduced": 0, "· beside (not checked)": 0}
+    for c in chapters:
+        if not c.written:
+            continue
+        found = ledgers(dest / f"{c.stem}.ipynb")
+        if not found:
+            raise SystemExit(f"{c.stem}.ipynb shows no claim ledger (call ledger.show() at the end of the chapter)")
+        claims = [claim for ledger in found for claim in ledger["claims"]]
+        counts = {k: sum(cl["verdict"] == k for cl in claims) for k in totals if k != "claims"}
+        totals["claims"] += len(claims)
+        for k, v in counts.items():
+            totals[k] += v
+        rows = [
+            "| # | Claim | Source | Expected | Ours | Verdict |",
+            "|---|---|---|---|---|---|",
+            *(
+                f"| {cl['number']} | {_cell(cl['statement'])} | {_cell(cl['source'])} | {_cell(_expected(cl))} | "
+                f"{_cell(cl['ours'])} | {cl['verdict']} |"
+                for cl in claims
+            ),
+        ]
+        link = f"{c.stem.removeprefix('book/')}.ipynb"
+        sections.append(
+            f"## {c.number:02d} · [{c.title}]({link})\n\n{len(claims)} claims: {counts['✓ holds']} proved, "
+            f"{counts['✓ reproduced']} reproduced, {counts['· beside (not checked)']} shown beside the article.\n\n" + "\n".join(rows)
+        )
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = f"""# Verification report
+
+Every claim the chapters make, gathered from the notebooks as they ran for this build
+(smoke profile, CPU, torch {torch.__version__}, built {stamp}). A claim that failed would have
+stopped its notebook, so every row below held in this build.
+
+- **✓ holds**: proved with SymPy (an identity, a series coefficient, an inequality on a stated domain).
+- **✓ reproduced**: a number we computed or measured, within the stated tolerance of the article's,
+  the paper's or the theory's value (or on the stated side of a bound).
+- **· beside**: the article's number shown next to ours where the settings differ too much for a check.
+
+**{totals['claims']} claims** in {len(sections)} chapters: {totals['✓ holds']} proved, {totals['✓ reproduced']} reproduced,
+{totals['· beside (not checked)']} shown beside the article.
+
+""" + "\n\n".join(sections) + "\n"
+    path = dest / "book" / "verification.md"
+    path.write_text(page, encoding="utf-8")
+    log(f"verification report: {totals['claims']} claims from {len(sections)} chapters")
+    return path
+
+
+# ---- render ---------------------------------------------------------------------------------------
+def render(dest: Path, html_out: Path, *, strict: bool) -> None:
+    """``jupyter-book build`` the staged copy and copy its HTML to ``html_out``."""
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(dest), "--path-output", str(dest)]
+    if strict:
+        cmd += ["-W", "--keep-going"]
+    log("rendering HTML" + (" (strict: any warning fails)" if strict else ""))
+    if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+        raise SystemExit("jupyter-book build failed" + (" (warnings count as errors with --strict)" if strict else ""))
+    if html_out.exists():
+        shutil.rmtree(html_out)
+    shutil.copytree(dest / "_build" / "html", html_out)
+    log(f"HTML: {html_out / 'index.html'}")
+
+
+def check_clean() -> None:
+    """Fail if a notebook tracked by git (or any under book/, outside git) holds outputs."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+        paths = [ROOT / p for p in listed]
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        paths = sorted((ROOT / "book").rglob("*.ipynb"))
+    dirty = []
+    for p in paths:
+        for cell in read_nb(p)["cells"]:
+            if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+                dirty.append(str(p.relative_to(ROOT)))
+                break
+    if dirty:
+        raise SystemExit("notebooks with stored outputs (strip them: nbstripout FILE):\n  " + "\n  ".join(dirty))
+    log(f"{len(paths)} notebooks are output-free")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="execute every chapter once and render the book to _build/html")
+    b.add_argument("--strict", action="store_true", help="any Sphinx warning fails the build (CI)")
+    b.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel")
+    b.add_argument("--profile", choices=["smoke", "full"], default="smoke", help="full needs a GPU and the network")
+    s = sub.add_parser("student", help="the student edition: solutions removed, stubs and checks kept")
+    s.add_argument("--strict", action="store_true")
+    sub.add_parser("check-clean", help="fail if a notebook holds stored outputs")
+    args = ap.parse_args(argv)
+
+    if args.command == "check-clean":
+        check_clean()
+    elif args.command == "build":
+        t0 = time.perf_counter()
+        stage(STAGE)
+        execute(STAGE, jobs=args.jobs, profile=args.profile, offline=args.profile == "smoke")
+        report(STAGE)
+        render(STAGE, BUILD / "html", strict=args.strict)
+        log(f"done in {time.perf_counter() - t0:.0f} s")
+    elif args.command == "student":
+        stage(STUDENT_STAGE, student=True)
+        out = BUILD / "student" / "notebooks"
+        if out.exists():
+            shutil.rmtree(out)
+        for nb in chapter_notebooks(STUDENT_STAGE):
+            target = out / nb.relative_to(STUDENT_STAGE / "book")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(nb, target)
+        log(f"student notebooks: {out}")
+        render(STUDENT_STAGE, BUILD / "student" / "html", strict=args.strict)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+# Sourced by build.sh and test.sh: create .venv (first time) and install the pinned requirements.
+# Re-installs only when requirements.txt or pyproject.toml changed since the last install.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $("$PYTHON" --version)"
+  "$PYTHON" -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+stamp=".venv/.kexue-installed"
+want="$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "[setup] installing requirements (about a minute the first time)"
+  python -m pip install -q --disable-pip-version-check -r requirements.txt
+  python -m pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$want" > "$stamp"
+fi
+if [ -d .git ] && command -v git >/dev/null; then
+  nbstripout --install --attributes .gitattributes >/dev/null 2>&1 || true
+fi
