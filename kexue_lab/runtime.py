@@ -25,6 +25,7 @@ Profile = Literal["smoke", "full"]
 PROFILES: tuple[str, ...] = ("smoke", "full")
 PROFILE_ENV = "KEXUE_PROFILE"
 BOOK_ENV = "KEXUE_BOOK"
+FULL_DATA_ENV = "KEXUE_FULL_DATA"
 
 T = TypeVar("T")
 
@@ -115,6 +116,22 @@ class Session:
     def pick(self, *, smoke: T, full: T) -> T:
         """Return ``smoke`` or ``full`` according to the profile (e.g. epochs, data size)."""
         return smoke if self.profile == "smoke" else full
+
+    def dataset(self, *, smoke: str, full: str) -> str:
+        """The data set name for this profile (see :func:`kexue_lab.data.load`).
+
+        Under ``full``, the variable ``KEXUE_FULL_DATA`` may name another data set,
+        e.g. ``fashion-mnist`` on a GPU machine without internet that has Debian's
+        ``dataset-fashion-mnist`` package. The chapter records which one it used.
+        """
+        from .data import DATASETS
+
+        if self.profile == "smoke":
+            return _validate.choice("smoke", smoke, DATASETS)
+        override = os.environ.get(FULL_DATA_ENV, "").strip()
+        if override:
+            return _validate.choice(FULL_DATA_ENV, override, DATASETS)
+        return _validate.choice("full", full, DATASETS)
 
 
 def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int = 0) -> Session:

@@ -77,9 +77,10 @@ def student_version(nb: dict) -> dict:
 
 
 def chapter_notebooks(root: Path = ROOT) -> list[Path]:
-    """The written chapters' notebooks under ``root`` (the repository or a staged copy)."""
+    """The chapters' notebooks under ``root`` (the repository or a staged copy) listed in its _toc.yml."""
+    toc = (root / "_toc.yml").read_text(encoding="utf-8")
     _, chapters = catalog.load()
-    return [root / f"{c.stem}.ipynb" for c in chapters if c.written]
+    return [root / f"{c.stem}.ipynb" for c in chapters if c.written and f"file: {c.stem}\n" in toc]
 
 
 # ---- stage ----------------------------------------------------------------------------------------
@@ -101,14 +102,21 @@ def vendor(dest: Path) -> None:
     shutil.copy2(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", target / "plotly.min.js")
 
 
-def stage(dest: Path, *, student: bool = False) -> None:
-    """Copy the book sources to ``dest`` with execution off (and solutions removed for students)."""
+def stage(dest: Path, *, student: bool = False, only: set[int] | None = None) -> None:
+    """Copy the book sources to ``dest`` with execution off (and solutions removed for students).
+
+    ``only`` keeps just those chapter numbers in the staged table of contents (quick builds of
+    one chapter while writing it).
+    """
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("_build", ".ipynb_checkpoints", "__pycache__", "results-local")
+    ignore = shutil.ignore_patterns("_build", ".ipynb_checkpoints", "__pycache__")
     shutil.copytree(ROOT / "book", dest / "book", ignore=ignore)
-    shutil.copy2(ROOT / "_toc.yml", dest / "_toc.yml")
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    if only:
+        toc = _only_chapters(toc, only)
+    (dest / "_toc.yml").write_text(toc, encoding="utf-8")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config["execute"]["execute_notebooks"] = "off"
     if student:
@@ -118,6 +126,17 @@ def stage(dest: Path, *, student: bool = False) -> None:
     if student:
         for nb_path in chapter_notebooks(dest):
             write_nb(nb_path, student_version(read_nb(nb_path)))
+
+
+def _only_chapters(toc_text: str, only: set[int]) -> str:
+    """The table of contents restricted to the chapters numbered in ``only`` (back matter kept)."""
+    _, chapters = catalog.load()
+    keep = {c.stem for c in chapters if c.number in only} | set(catalog.BACK_MATTER)
+    data = yaml.safe_load(toc_text)
+    for part in data["parts"]:
+        part["chapters"] = [entry for entry in part["chapters"] if entry["file"] in keep]
+    data["parts"] = [part for part in data["parts"] if part["chapters"]]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=200)
 
 
 # ---- execute --------------------------------------------------------------------------------------
@@ -278,6 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--strict", action="store_true", help="any Sphinx warning fails the build (CI)")
     b.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel")
     b.add_argument("--profile", choices=["smoke", "full"], default="smoke", help="full needs a GPU and the network")
+    b.add_argument("--only", default="", help="comma-separated chapter numbers to build alone (e.g. 13,19)")
+    b.add_argument("--stage", default=str(STAGE), help="staging folder (default _stage)")
+    b.add_argument("--html", default=str(BUILD / "html"), help="where the HTML goes (default _build/html)")
     s = sub.add_parser("student", help="the student edition: solutions removed, stubs and checks kept")
     s.add_argument("--strict", action="store_true")
     sub.add_parser("check-clean", help="fail if a notebook holds stored outputs")
@@ -287,10 +309,12 @@ def main(argv: list[str] | None = None) -> None:
         check_clean()
     elif args.command == "build":
         t0 = time.perf_counter()
-        stage(STAGE)
-        execute(STAGE, jobs=args.jobs, profile=args.profile, offline=args.profile == "smoke")
-        report(STAGE)
-        render(STAGE, BUILD / "html", strict=args.strict)
+        dest = Path(args.stage).resolve()
+        only = {int(n) for n in args.only.split(",") if n.strip()} or None
+        stage(dest, only=only)
+        execute(dest, jobs=args.jobs, profile=args.profile, offline=args.profile == "smoke")
+        report(dest)
+        render(dest, Path(args.html).resolve(), strict=args.strict)
         log(f"done in {time.perf_counter() - t0:.0f} s")
     elif args.command == "student":
         stage(STUDENT_STAGE, student=True)
