@@ -46,9 +46,10 @@ def gelu(x: Any, approximate: Approximation = "none") -> Any:
     _validate.choice("approximate", approximate, APPROXIMATIONS)
     is_tensor = torch.is_tensor(x)
     if not is_tensor:
-        arr = np.asarray(x, dtype=np.float64)
-        if arr.dtype.kind not in "fiu":
-            raise TypeError(f"x must be numeric, got an array of dtype {arr.dtype}")
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"x must be numeric (a tensor, array or number), got {type(x).__name__} of dtype {arr.dtype}")
+        arr = arr.astype(np.float64)
         t = torch.from_numpy(arr)
     else:
         if not (x.is_floating_point() or x.is_complex()):

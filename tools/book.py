@@ -206,15 +206,14 @@ def _expected(claim: dict) -> str:
 
 def report(dest: Path) -> Path:
     """Write ``dest/book/verification.md`` from the ledgers of the executed notebooks."""
-    _, chapters = catalog.load()
     import torch
 
+    by_stem = {c.stem: c for c in catalog.load()[1]}
     sections, totals = [], {"claims": 0, "✓ holds": 0, "✓ reproduced": 0, "· beside (not checked)": 0}
-    for c in chapters:
-        if not c.written:
-            continue
-        found = ledgers(dest / f"{c.stem}.ipynb")
-        if not found:
+    for nb_path in chapter_notebooks(dest):
+        c = by_stem[nb_path.relative_to(dest).with_suffix("").as_posix()]
+        found = ledgers(nb_path)
+        if not any(ledger.get("claims") for ledger in found):
             raise SystemExit(f"{c.stem}.ipynb shows no claim ledger (call ledger.show() at the end of the chapter)")
         claims = [claim for ledger in found for claim in ledger["claims"]]
         counts = {k: sum(cl["verdict"] == k for cl in claims) for k in totals if k != "claims"}
@@ -272,22 +271,23 @@ def render(dest: Path, html_out: Path, *, strict: bool) -> None:
     log(f"HTML: {html_out / 'index.html'}")
 
 
-def check_clean() -> None:
+def check_clean(paths: list[Path] | None = None) -> None:
     """Fail if a notebook tracked by git (or any under book/, outside git) holds outputs."""
-    try:
-        listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-        paths = [ROOT / p for p in listed]
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        paths = sorted((ROOT / "book").rglob("*.ipynb"))
+    if paths is None:
+        try:
+            listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+            paths = [ROOT / p for p in listed]
+        except (subprocess.CalledProcessError, FileNotFoundError):
+            paths = sorted((ROOT / "book").rglob("*.ipynb"))
     dirty = []
     for p in paths:
         for cell in read_nb(p)["cells"]:
             if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
-                dirty.append(str(p.relative_to(ROOT)))
+                dirty.append(str(p))
                 break
     if dirty:
         raise SystemExit("notebooks with stored outputs (strip them: nbstripout FILE):\n  " + "\n  ".join(dirty))
-    log(f"{len(paths)} notebooks are output-free")
+    log(f"{len(paths)} notebooks are stored without outputs")
 
 
 def main(argv: list[str] | None = None) -> None:

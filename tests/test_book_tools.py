@@ -1,0 +1,82 @@
+"""The build tooling: catalog, staging for one chapter, the verification report, the output check."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import book  # noqa: E402
+import catalog  # noqa: E402
+
+
+def test_catalog_lists_forty_chapters_in_seven_parts():
+    parts, chapters = catalog.load()
+    assert len(chapters) == 40 and len(parts) == 7
+    assert [p.first for p in parts] == [1, 3, 12, 19, 25, 29, 32]
+    assert all(c.url.startswith("https://kexue.fm/archives/") for c in chapters)
+    assert all(c.title and c.title_zh for c in chapters)
+
+
+def test_generated_files_are_up_to_date():
+    assert catalog.main(["--check"]) == 0, "run: python tools/catalog.py"
+
+
+def test_toc_lists_exactly_the_written_chapters():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [e["file"] for p in toc["parts"] for e in p["chapters"]]
+    written = [c.stem for c in catalog.load()[1] if c.written]
+    assert [f for f in files if f not in catalog.BACK_MATTER] == written
+    for f in files:
+        assert any((ROOT / f).with_suffix(s).exists() for s in (".ipynb", ".md")), f
+
+
+def test_only_keeps_the_chosen_chapters():
+    toc = (ROOT / "_toc.yml").read_text()
+    kept = yaml.safe_load(book._only_chapters(toc, {12}))
+    files = [e["file"] for p in kept["parts"] for e in p["chapters"]]
+    assert files == ["book/architecture/12-gelu-approximations", *catalog.BACK_MATTER]
+
+
+def _executed_notebook(path: Path, claims: list[dict]) -> None:
+    output = {"output_type": "display_data", "data": {"text/plain": "ledger"},
+              "metadata": {"kexue_lab": {"ledger": {"chapter": "12", "title": "t", "claims": claims}}}}
+    nb = {"cells": [{"cell_type": "code", "source": "ledger.show()", "metadata": {}, "outputs": [output], "execution_count": 1}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb))
+
+
+def test_report_gathers_ledgers(tmp_path):
+    stem = "book/architecture/12-gelu-approximations"
+    (tmp_path / "_toc.yml").write_text(f"parts:\n- chapters:\n  - file: {stem}\n")
+    claim = {"number": 1, "statement": "a | b", "source": "ours", "kind": "numeric", "expected": "1", "ours": "1",
+             "tolerance": "± 0", "verdict": "✓ reproduced", "chapter": "12"}
+    _executed_notebook(tmp_path / f"{stem}.ipynb", [claim])
+    page = book.report(tmp_path).read_text()
+    assert "**1 claims** in 1 chapters" in page and "a \\| b" in page and "12-gelu-approximations.ipynb" in page
+
+
+def test_report_refuses_a_chapter_without_ledger(tmp_path):
+    stem = "book/architecture/12-gelu-approximations"
+    (tmp_path / "_toc.yml").write_text(f"parts:\n- chapters:\n  - file: {stem}\n")
+    _executed_notebook(tmp_path / f"{stem}.ipynb", [])
+    with pytest.raises(SystemExit, match="no claim ledger"):
+        book.report(tmp_path)
+
+
+def test_check_clean_finds_outputs(tmp_path):
+    clean, dirty = tmp_path / "clean.ipynb", tmp_path / "dirty.ipynb"
+    clean.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [], "execution_count": None, "source": "", "metadata": {}}]}))
+    _executed_notebook(dirty, [])
+    book.check_clean([clean])
+    with pytest.raises(SystemExit, match="dirty.ipynb"):
+        book.check_clean([clean, dirty])
+
+
+def test_repository_notebooks_are_clean():
+    book.check_clean()

@@ -1,0 +1,58 @@
+import pytest
+import sympy as sp
+
+from kexue_lab import exercises as ex
+
+
+def test_check_prints_for_a_right_answer(capsys):
+    ex.check("12.2", 4 / (2 * 3.141592653589793) ** 0.5)
+    assert "✓ Exercise 12.2: correct." in capsys.readouterr().out
+
+
+def test_check_never_reveals_the_answer():
+    with pytest.raises(ex.NotYetRight) as err:
+        ex.check("12.2", 1.6)
+    assert "1.59" not in str(err.value) and "too large" in str(err.value)
+
+
+def test_ellipsis_and_unimplemented_functions():
+    with pytest.raises(ex.NotYetRight, match="not answered yet"):
+        ex.check("12.1", ...)
+
+    def stub(*args):
+        raise NotImplementedError
+
+    def raises_not_implemented(answer):
+        answer()
+
+    ex._REGISTRY["0.1"] = raises_not_implemented
+    try:
+        with pytest.raises(ex.NotYetRight, match="NotImplementedError"):
+            ex.check("0.1", stub)
+    finally:
+        del ex._REGISTRY["0.1"]
+
+
+def test_unknown_exercise():
+    with pytest.raises(ValueError, match="no exercise '99.9'"):
+        ex.check("99.9", 1)
+
+
+def test_duplicate_checker_is_refused():
+    with pytest.raises(ValueError, match="already"):
+        ex.checker("12.1")(lambda a: None)
+
+
+def test_expect_helpers():
+    with pytest.raises(ex.Wrong, match="number"):
+        ex.expect_number("x", 1.0, rtol=0.1)
+    with pytest.raises(ex.Wrong, match="floating-point"):
+        ex.expect_expression(sp.Float(0.5), sp.Rational(1, 2))
+    ex.expect_expression(sp.Rational(1, 2), sp.Rational(2, 4))
+    with pytest.raises(ex.Wrong, match="not equal"):
+        ex.expect_expression(sp.pi, sp.E)
+    ex.expect_function(lambda a: a * 2, lambda a: a + a, [(1.0,), (3.0,)])
+    with pytest.raises(ex.Wrong, match=r"input \(3\)"):
+        ex.expect_function(lambda a: a * 2, lambda a: a + 1, [(1.0,), (3.0,)])
+    with pytest.raises(ex.Wrong, match="function"):
+        ex.expect_function(3, lambda a: a, [(1.0,)])

@@ -1,0 +1,53 @@
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from kexue_lab import plot, results  # noqa: E402
+
+
+def test_style_sets_palette():
+    plot.use_style()
+    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0] == plot.PALETTE[0]
+
+
+@pytest.mark.parametrize("shape", [(5, 8, 8), (5, 1, 8, 8), (5, 3, 8, 8)])
+def test_image_grid_shapes(shape):
+    ax = plot.image_grid(torch.rand(shape), ncols=3, title="x")
+    assert ax.get_title() == "x"
+    assert ax.images[0].get_array().shape[:2] == (2 * 9 + 1, 3 * 9 + 1)
+
+
+def test_image_grid_errors():
+    with pytest.raises(ValueError, match="shape"):
+        plot.image_grid(np.zeros((2, 2, 8, 8)))
+    with pytest.raises(ValueError, match="empty"):
+        plot.image_grid(np.zeros((0, 8, 8)))
+    with pytest.raises(ValueError, match="ncols"):
+        plot.image_grid(np.zeros((1, 8, 8)), ncols=0)
+
+
+def test_comparison_table_escapes():
+    html = plot.comparison_table([("a<b", 1, 2)], ["q", "article", "ours"]).data
+    assert "a&lt;b" in html and html.count("<tr>") == 2
+
+
+def test_results_round_trip(tmp_path):
+    assert results.load("12", folder=tmp_path) is None
+    path = results.save("12", {"acc": 0.9, "per": [1, 2]}, profile="full", seed=0, seconds=12.34, folder=tmp_path)
+    rec = json.loads(path.read_text())
+    assert rec["metrics"]["acc"] == 0.9 and rec["seconds"] == 12.3 and "torch" in rec and "device" in rec
+    assert results.load("12", "full", folder=tmp_path)["metrics"]["per"] == [1, 2]
+
+
+def test_results_errors(tmp_path):
+    with pytest.raises(ValueError, match="profile"):
+        results.save("12", {"a": 1}, profile="fast", seed=0, seconds=1, folder=tmp_path)
+    with pytest.raises(ValueError, match="finite"):
+        results.save("12", {"a": float("nan")}, profile="full", seed=0, seconds=1, folder=tmp_path)
+    with pytest.raises(ValueError, match="metrics"):
+        results.save("12", {}, profile="full", seed=0, seconds=1, folder=tmp_path)
