@@ -118,13 +118,38 @@ def max_gelu_error(approx: Any, *, x_max: float = 20.0, step: float = 1e-4) -> t
     return float(err[i]), float(x[i])
 
 
-def _minimax(objective: Any, lo: float, hi: float) -> float:
+def _minimize_scalar(objective: Any, lo: float, hi: float) -> float:
     from scipy.optimize import minimize_scalar
 
     res = minimize_scalar(objective, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12, "maxiter": 500})
     if not res.success:
         raise RuntimeError(f"the min–max search did not converge: {res.message}")
     return float(res.x)
+
+
+SigmoidCriterion = Literal["minimax", "minimax-gelu", "least-squares"]
+
+
+def fit_sigmoid_scale(criterion: SigmoidCriterion = "minimax", *, x_max: float = 20.0, step: float = 1e-4) -> float:
+    """The λ of Φ(x) ≈ σ(λx) that is best under ``criterion``:
+
+    * ``"minimax"``:       min_λ max_x |Φ(x) − σ(λx)|        (the paper's 1.702);
+    * ``"minimax-gelu"``:  min_λ max_x |x·(Φ(x) − σ(λx))|    (the worst GELU error instead);
+    * ``"least-squares"``: min_λ ∫₀^∞ (Φ(x) − σ(λx))² dx      (trapezoid rule on the grid).
+
+    The errors are odd (so their squares and |x|-weighted versions are even): x ≥ 0 suffices.
+    Different criteria give different constants, which is chapter 12's point about choosing one.
+    """
+    _validate.choice("criterion", criterion, ("minimax", "minimax-gelu", "least-squares"))
+    x = _grid(x_max, step)
+    phi = normal_cdf(x)
+    if criterion == "minimax":
+        objective = lambda lam: float(np.max(np.abs(phi - phi_sigmoid(x, lam))))  # noqa: E731
+    elif criterion == "minimax-gelu":
+        objective = lambda lam: float(np.max(np.abs(x * (phi - phi_sigmoid(x, lam)))))  # noqa: E731
+    else:
+        objective = lambda lam: float(np.trapezoid((phi - phi_sigmoid(x, lam)) ** 2, x))  # noqa: E731
+    return _minimize_scalar(objective, 1.0, 2.5)
 
 
 def fit_gelu_constants(*, x_max: float = 10.0, step: float = 1e-4) -> dict[str, float]:
@@ -142,8 +167,8 @@ def fit_gelu_constants(*, x_max: float = 10.0, step: float = 1e-4) -> dict[str, 
     x = _grid(x_max, step)
     target_erf = 2.0 * normal_cdf(x) - 1.0
     a = SQRT_2_OVER_PI
-    b = _minimax(lambda b: float(np.max(np.abs(target_erf - np.tanh(a * x + b * x**3)))), 0.0, 0.1)
-    lam = _minimax(lambda lam: float(np.max(np.abs(normal_cdf(x) - phi_sigmoid(x, lam)))), 1.0, 2.5)
+    b = _minimize_scalar(lambda b: float(np.max(np.abs(target_erf - np.tanh(a * x + b * x**3)))), 0.0, 0.1)
+    lam = fit_sigmoid_scale("minimax", x_max=x_max, step=step)
     tanh_err, tanh_at = max_phi_error(lambda t: phi_tanh(t, a, b / a), x_max=x_max, step=step)
     sig_err, sig_at = max_phi_error(lambda t: phi_sigmoid(t, lam), x_max=x_max, step=step)
     return {

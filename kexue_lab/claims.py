@@ -107,8 +107,8 @@ def _assumed(expr: sp.Expr, domain: dict[sp.Symbol, sp.Set]) -> tuple[sp.Expr, d
 
 def _zero_forms(expr: sp.Expr) -> list[tuple[str, sp.Expr]]:
     forms = [("simplify", sp.simplify(expr))]
-    forms.append(("expand+simplify", sp.simplify(sp.expand(expr))))
-    forms.append(("rewrite(exp)+simplify", sp.simplify(expr.rewrite(sp.exp))))
+    forms.append(("expand, simplify", sp.simplify(sp.expand(expr))))
+    forms.append(("rewrite in exp, simplify", sp.simplify(expr.rewrite(sp.exp))))
     return forms
 
 
@@ -135,7 +135,7 @@ def prove(lhs: Any, rhs: Any = 0, relation: Relation = "==", domain: dict | None
         gap, _ = _assumed(lhs - rhs, domain)
         for how, form in _zero_forms(gap):
             if form == 0:
-                return f"{how}(lhs − rhs) = 0"
+                return f"lhs − rhs = 0 ({how})"
         raise ClaimError(f"SymPy reduces lhs − rhs to {_short(sp.simplify(gap), 200)}, not to 0")
 
     strict = relation in ("<", ">")
@@ -144,7 +144,7 @@ def prove(lhs: Any, rhs: Any = 0, relation: Relation = "==", domain: dict | None
     for form in (sp.simplify(assumed_gap), sp.factor(sp.simplify(assumed_gap))):
         ok = form.is_positive if strict else form.is_nonnegative
         if ok:
-            return "sign of the gap follows from the domain assumptions"
+            return "sign from the domain assumptions"
         if ok is False and not form.free_symbols:
             raise ClaimError(f"the gap {relation} evaluates to {_short(form)}, so the inequality is false")
     free = sorted(gap.free_symbols, key=lambda s: s.name)
@@ -153,7 +153,7 @@ def prove(lhs: Any, rhs: Any = 0, relation: Relation = "==", domain: dict | None
         dom = domain.get(sym, sp.S.Reals)
         bad = sp.solveset(gap <= 0 if strict else gap < 0, sym, dom)
         if bad == sp.S.EmptySet:
-            return f"no {sym} in {dom} violates it (solveset)"
+            return f"no counterexample in {dom} (solveset)"
         if not isinstance(bad, sp.ConditionSet):
             raise ClaimError(f"the inequality fails for {sym} in {bad}")
     raise ClaimError(
@@ -212,7 +212,7 @@ class Ledger:
             source=source,
             kind="symbolic",
             expected=f"{rel} {_short(sp.sympify(rhs), 40)}{where}",
-            ours=f"SymPy: {how}",
+            ours=f"proved: {how}",
             tolerance="exact",
             verdict=HOLDS,
         )

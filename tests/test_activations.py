@@ -91,3 +91,17 @@ def test_exploration_views_over_their_whole_grids():
             assert view.readout.startswith("max |error|")
     best = sig(lam=1.7017449)
     assert "9.457e-03" in best.readout
+
+
+def test_fit_sigmoid_scale_criteria_against_scipy():
+    from scipy.integrate import quad
+    from scipy.optimize import minimize_scalar
+
+    ls = act.fit_sigmoid_scale("least-squares")
+    ref = minimize_scalar(lambda l: quad(lambda t: (ndtr(t) - expit(l * t)) ** 2, 0, 20, limit=200)[0],
+                          bounds=(1.5, 2.0), method="bounded", options={"xatol": 1e-10}).x
+    assert abs(ls - ref) < 1e-6
+    assert act.fit_sigmoid_scale("minimax-gelu") == pytest.approx(1.7729, abs=1e-4)
+    assert act.fit_sigmoid_scale() == pytest.approx(1.7017449, abs=1e-7)
+    with pytest.raises(ValueError, match="criterion"):
+        act.fit_sigmoid_scale("l1")  # type: ignore[arg-type]

@@ -1,0 +1,116 @@
+"""Measure, don't guess: notebook smoke times and VectorQuantizer throughput.
+
+    python tools/benchmark.py                 # both parts
+    python tools/benchmark.py --vq-only       # only the VectorQuantizer comparison
+    python tools/benchmark.py --notebooks-only
+
+1. **Notebooks**: executes every chapter once, one at a time, as CI does (smoke profile,
+   network off, ``KEXUE_BOOK=1``) and prints the run time of each.
+2. **VectorQuantizer**: forward + backward throughput (vectors per second) of
+   ``kexue_lab.generative.VectorQuantizer`` next to a straightforward reference written
+   the obvious way (broadcast differences, squared norm, argmin, gather), in the same run,
+   on the same inputs, after checking that both give the same codes, output and loss.
+
+This is a benchmark, not a test: it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import book  # noqa: E402
+
+
+def reference_vq(z: torch.Tensor, codebook: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The textbook VQ step: broadcast (z − e)², argmin, gather, straight-through, two losses."""
+    flat = z.reshape(-1, z.shape[-1])
+    dist = ((flat[:, None, :] - codebook[None, :, :]) ** 2).sum(-1)
+    codes = dist.argmin(dim=1)
+    e = codebook[codes].reshape(z.shape)
+    loss = torch.mean((z.detach() - e) ** 2) + beta * torch.mean((z - e.detach()) ** 2)
+    z_q = z + (e - z).detach()
+    return z_q, loss, codes.reshape(z.shape[:-1])
+
+
+def _time(fn, repeats: int, device: torch.device) -> float:
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def vq_benchmark(device: torch.device, n: int, dim: int, num_codes: int, repeats: int = 10) -> dict:
+    from kexue_lab.generative import VectorQuantizer
+
+    torch.manual_seed(0)
+    vq = VectorQuantizer(num_codes, dim, beta=0.25).to(device)
+    z = torch.randn(n, dim, device=device, requires_grad=True)
+
+    def ours() -> None:
+        z_q, loss, _ = vq(z)
+        (z_q.square().mean() + loss).backward()
+
+    def ref() -> None:
+        z_q, loss, _ = reference_vq(z, vq.codebook, 0.25)
+        (z_q.square().mean() + loss).backward()
+
+    with torch.no_grad():
+        a, b = vq(z), reference_vq(z, vq.codebook, 0.25)
+    same_codes = float((a[2] == b[2]).float().mean())
+    max_dz = float((a[0] - b[0]).abs().max())
+    loss_gap = abs(float(a[1]) - float(b[1]))
+    for fn in (ours, ref):  # warm-up
+        fn()
+    t_ours, t_ref = _time(ours, repeats, device), _time(ref, repeats, device)
+    return {
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "n": n, "dim": dim, "num_codes": num_codes,
+        "ours_vectors_per_s": n / t_ours, "reference_vectors_per_s": n / t_ref, "speedup": t_ref / t_ours,
+        "same_codes_fraction": same_codes, "max_abs_diff_z_q": max_dz, "loss_gap": loss_gap,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vq-only", action="store_true")
+    ap.add_argument("--notebooks-only", action="store_true")
+    ap.add_argument("--out", default="_build/benchmark.json")
+    args = ap.parse_args()
+    report: dict = {}
+    if not args.vq_only:
+        stage = book.ROOT / "_stage_bench"
+        book.stage(stage)
+        report["notebooks_smoke_seconds"] = book.execute(stage, jobs=1)
+    if not args.notebooks_only:
+        rows = []
+        devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+        for device in devices:
+            for n, dim, k in [(4096, 64, 512), (16384, 64, 512)] + ([(65536, 64, 512), (262144, 64, 1024)] if device.type == "cuda" else []):
+                rows.append(vq_benchmark(device, n, dim, k))
+        report["vector_quantizer"] = rows
+        print(f"\n{'device':<28}{'N':>8}{'d':>5}{'K':>6}{'ours vec/s':>14}{'reference vec/s':>17}{'speed-up':>10}{'same codes':>12}")
+        for r in rows:
+            print(f"{r['device']:<28}{r['n']:>8}{r['dim']:>5}{r['num_codes']:>6}{r['ours_vectors_per_s']:>14.3g}"
+                  f"{r['reference_vectors_per_s']:>17.3g}{r['speedup']:>9.1f}×{r['same_codes_fraction']:>12.4f}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
