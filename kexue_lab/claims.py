@@ -308,17 +308,8 @@ class Ledger:
         )
 
     def to_html(self) -> str:
-        """The ledger as an HTML table."""
-        head = "".join(f"<th>{h}</th>" for h in ("#", "claim", "source", "expected", "ours", "verdict"))
-        rows = []
-        for c in self.claims:
-            expected = c.expected if c.kind != "reported" else f"{c.expected} (article; {c.tolerance})"
-            cells = (c.number, c.statement, c.source, expected, c.ours, c.verdict)
-            rows.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
-        return (
-            f'<div class="kexue-ledger"><p><strong>{html.escape(self.summary())}</strong></p>'
-            f'<div class="kexue-scroll"><table class="kexue-ledger-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div></div>'
-        )
+        """The ledger as an HTML table (with the summary line above it)."""
+        return f'<div class="kexue-ledger"><p><strong>{html.escape(self.summary())}</strong></p>{claims_table_html(self.records())}</div>'
 
     def to_text(self) -> str:
         """The ledger as plain text (terminals, logs)."""
@@ -338,6 +329,23 @@ class Ledger:
         from IPython.display import display
 
         display(self)
+
+
+def claims_table_html(records: list[dict[str, Any]]) -> str:
+    """HTML table of claim records (#, claim, source, expected, ours, verdict), horizontally scrollable.
+
+    Used by :meth:`Ledger.to_html` and by the book's verification report.
+    """
+    head = "".join(f"<th>{h}</th>" for h in ("#", "claim", "source", "expected", "ours", "verdict"))
+    rows = []
+    for c in records:
+        expected = c["expected"] if c["kind"] != "reported" else f"{c['expected']} (article; {c['tolerance']})"
+        cells = (c["number"], c["statement"], c["source"], expected, c["ours"], c["verdict"])
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
+    return (
+        f'<div class="kexue-scroll"><table class="kexue-ledger-table"><thead><tr>{head}</tr></thead>'
+        f'<tbody>{"".join(rows)}</tbody></table></div>'
+    )
 
 
 def _require_text(name: str, value: Any) -> None:

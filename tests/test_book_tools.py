@@ -58,7 +58,7 @@ def test_report_gathers_ledgers(tmp_path):
              "tolerance": "± 0", "verdict": "✓ reproduced", "chapter": "12"}
     _executed_notebook(tmp_path / f"{stem}.ipynb", [claim])
     page = book.report(tmp_path).read_text()
-    assert "**1 claims** in 1 chapters" in page and "a \\| b" in page and "12-gelu-approximations.ipynb" in page
+    assert "**1 claims** in 1 chapters" in page and "a | b" in page and "12-gelu-approximations.ipynb" in page
 
 
 def test_report_refuses_a_chapter_without_ledger(tmp_path):

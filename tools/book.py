@@ -43,6 +43,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import catalog  # noqa: E402
 
+from kexue_lab.claims import claims_table_html  # noqa: E402
+
 ROOT = catalog.ROOT
 BUILD = ROOT / "_build"
 STAGE = ROOT / "_stage"
@@ -194,16 +196,6 @@ def ledgers(notebook: Path) -> list[dict]:
     return found
 
 
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _expected(claim: dict) -> str:
-    if claim["kind"] == "reported":
-        return f"{claim['expected']} (article; {claim['tolerance']})"
-    return claim["expected"]
-
-
 def report(dest: Path) -> Path:
     """Write ``dest/book/verification.md`` from the ledgers of the executed notebooks."""
     import torch
@@ -220,19 +212,11 @@ def report(dest: Path) -> Path:
         totals["claims"] += len(claims)
         for k, v in counts.items():
             totals[k] += v
-        rows = [
-            "| # | Claim | Source | Expected | Ours | Verdict |",
-            "|---|---|---|---|---|---|",
-            *(
-                f"| {cl['number']} | {_cell(cl['statement'])} | {_cell(cl['source'])} | {_cell(_expected(cl))} | "
-                f"{_cell(cl['ours'])} | {cl['verdict']} |"
-                for cl in claims
-            ),
-        ]
+        table = claims_table_html(claims)
         link = f"{c.stem.removeprefix('book/')}.ipynb"
         sections.append(
             f"## {c.number:02d} · [{c.title}]({link})\n\n{len(claims)} claims: {counts['✓ holds']} proved, "
-            f"{counts['✓ reproduced']} reproduced, {counts['· beside (not checked)']} shown beside the article.\n\n" + "\n".join(rows)
+            f"{counts['✓ reproduced']} reproduced, {counts['· beside (not checked)']} shown beside the article.\n\n{table}"
         )
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""# Verification report
