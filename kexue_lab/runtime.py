@@ -26,6 +26,7 @@ PROFILES: tuple[str, ...] = ("smoke", "full")
 PROFILE_ENV = "KEXUE_PROFILE"
 BOOK_ENV = "KEXUE_BOOK"
 FULL_DATA_ENV = "KEXUE_FULL_DATA"
+THREADS_ENV = "KEXUE_THREADS"
 
 T = TypeVar("T")
 
@@ -134,8 +135,22 @@ class Session:
         return _validate.choice("full", full, DATASETS)
 
 
+def _threads(chosen: Profile) -> int | None:
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if raw:
+        try:
+            return _validate.positive_int(THREADS_ENV, int(raw))
+        except ValueError:
+            raise ValueError(f"{THREADS_ENV}={raw!r} must be a positive integer (the number of CPU threads torch may use)") from None
+    return 1 if chosen == "smoke" else None
+
+
 def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int = 0) -> Session:
     """Prepare a chapter: choose profile and device, seed everything, set the plot style.
+
+    The ``smoke`` profile runs torch on one CPU thread: its models are tiny, so more
+    threads only add overhead, and CI runs two notebooks at once on two cores.
+    ``KEXUE_THREADS`` sets another count; under ``full`` torch keeps its default.
 
     Prints one block that tells the reader what will run: the profile (and how
     to change it), the device, and the expected run time of this profile.
@@ -156,10 +171,14 @@ def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int 
     plot.use_style()
     import torch
 
+    threads = _threads(chosen)
+    if threads is not None:
+        torch.set_num_threads(threads)
+
     if dev.type == "cuda":
         where = f"cuda ({torch.cuda.get_device_name(0)})"
     else:
-        where = f"cpu ({os.cpu_count()} cores, torch {torch.__version__})"
+        where = f"cpu ({torch.get_num_threads()} of {os.cpu_count()} cores, torch {torch.__version__})"
     other = "full" if chosen == "smoke" else "smoke"
     note = ""
     if chosen == "full" and dev.type == "cpu":

@@ -426,7 +426,7 @@ _STATIC_TEMPLATE = """<div class="kx-explore" id="{uid}">{title}<div class="kx-c
                    xanchor: "right", yanchor: "top", showarrow: false, font: {{size: 10, color: "#666"}}}});
     }});
     readout.textContent = f[1];
-    window.Plotly.react(plot, traces, layout, {{responsive: true, displaylogo: false}});
+    window.Plotly.react(plot, traces, layout, {{responsive: true, displayModeBar: false}});
   }}
   function start() {{ ctl.forEach(function(e) {{ e.addEventListener("input", draw); }}); draw(); }}
   if (window.Plotly) start();

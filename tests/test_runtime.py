@@ -91,3 +91,19 @@ def test_in_book_build(monkeypatch):
     assert not runtime.in_book_build()
     monkeypatch.setenv("KEXUE_BOOK", "1")
     assert runtime.in_book_build()
+
+
+def test_smoke_runs_single_threaded_unless_told(monkeypatch):
+    monkeypatch.setenv("KEXUE_PROFILE", "smoke")
+    before = torch.get_num_threads()
+    try:
+        runtime.setup("1", smoke_seconds=1, full_seconds=1)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("KEXUE_THREADS", "2")
+        runtime.setup("1", smoke_seconds=1, full_seconds=1)
+        assert torch.get_num_threads() == 2
+        monkeypatch.setenv("KEXUE_THREADS", "many")
+        with pytest.raises(ValueError, match="KEXUE_THREADS='many'"):
+            runtime.setup("1", smoke_seconds=1, full_seconds=1)
+    finally:
+        torch.set_num_threads(before)
