@@ -80,3 +80,12 @@ def test_check_clean_finds_outputs(tmp_path):
 
 def test_repository_notebooks_are_clean():
     book.check_clean()
+
+
+def test_chapter_headings_match_the_catalog():
+    for c in catalog.load()[1]:
+        if c.written:
+            nb = json.loads(c.notebook.read_text())
+            first = "".join(nb["cells"][0]["source"]).splitlines()
+            assert first[0] == f"# {c.number:02d} · {c.title}", f"{c.stem}: heading and book/catalog.yml differ"
+            assert c.url in "".join(first) and c.title_zh in "".join(first), f"{c.stem}: title cell must link the original"
