@@ -375,10 +375,15 @@ def render_matplotlib(view: View, *, height: int = 330) -> Any:
         ax.set_title(panel.title)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
-        if any(c.name for c in panel.curves):
+        named = sum(bool(c.name) for c in panel.curves)
+        if named and named <= 3:
             ax.legend()
+        elif named:  # many curves: the legend goes under the panel, where it hides nothing
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8.5)
     if view.readout:
-        fig.suptitle(view.readout, fontsize=10)
+        import textwrap
+
+        fig.suptitle(textwrap.fill(view.readout, width=int(fig.get_figwidth() * 13)), fontsize=10)
     return fig
 
 
