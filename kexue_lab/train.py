@@ -54,6 +54,32 @@ class History:
         return self.metrics[name]
 
 
+def classification_loss(model: Any, x: Any, y: Any) -> Any:
+    """Mean cross-entropy −log softmax(model(x))[y], in the form :func:`fit` expects."""
+    import torch
+
+    return torch.nn.functional.cross_entropy(model(x), y)
+
+
+def accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 4096) -> float:
+    """Fraction of samples whose arg-max logit equals the label, in eval mode without gradients."""
+    import torch
+
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must be non-empty and of the same length, got {len(x)} and {len(y)}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    hits = 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            xb, yb = x[start : start + batch_size].to(device), y[start : start + batch_size].to(device)
+            hits += int((model(xb).argmax(-1) == yb).sum())
+    model.train(was_training)
+    return hits / len(x)
+
+
 def batch_indices(n: int, batch_size: int, *, generator: Any, device: Any = None, shuffle: bool = True) -> Iterator[Any]:
     """Yield index tensors covering ``range(n)`` in batches (a seeded permutation if ``shuffle``)."""
     import torch

@@ -90,3 +90,20 @@ def test_history_errors():
     h.add("loss", 1.0)
     with pytest.raises(KeyError, match="recorded"):
         h.last("acc")
+
+
+def test_classification_loss_and_accuracy():
+    from kexue_lab.train import accuracy, classification_loss
+
+    torch.manual_seed(0)
+    x = torch.randn(300, 2)
+    y = (x[:, 0] > 0).long()
+    model = torch.nn.Linear(2, 2)
+    loss = classification_loss(model, x, y)
+    assert torch.isclose(loss, torch.nn.functional.cross_entropy(model(x), y))
+    fit(model, classification_loss, x, y, epochs=30, batch_size=32, lr=0.05)
+    acc = accuracy(model, x, y, batch_size=7)
+    assert acc == int((model(x).argmax(1) == y).sum()) / len(y) and acc > 0.95
+    assert model.training
+    with pytest.raises(ValueError, match="same length"):
+        accuracy(model, x, y[:5])

@@ -174,14 +174,10 @@ def execute(dest: Path, *, jobs: int = 1, profile: str = "smoke", offline: bool 
 
 
 def _junit_times(path: Path) -> dict[str, float]:
+    """Seconds per notebook from pytest's JUnit XML (nbmake names each test after its notebook)."""
     if not path.exists():
         return {}
-    times = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        name = (case.get("classname", "") + "/" + case.get("name", "")).strip("/")
-        name = name.replace(".", "/").replace("/ipynb", ".ipynb") if not name.endswith(".ipynb") else name
-        times[case.get("name") or name] = float(case.get("time", 0))
-    return times
+    return {case.get("name", "?"): float(case.get("time", 0)) for case in ET.parse(path).getroot().iter("testcase")}
 
 
 # ---- report ---------------------------------------------------------------------------------------
