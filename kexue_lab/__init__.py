@@ -4,7 +4,9 @@ Everything the chapters reuse lives here: run profiles (:mod:`.runtime`), the
 claim ledger (:mod:`.claims`), data loaders (:mod:`.data`), a training loop
 (:mod:`.train`), explorations (:mod:`.widgets`), the plot style (:mod:`.plot`),
 exercise checks (:mod:`.exercises`) and the models and formulas of each
-chapter (:mod:`.activations`, :mod:`.init`, :mod:`.optim`, :mod:`.generative`).
+chapter (:mod:`.activations`, :mod:`.init`, :mod:`.normalization`,
+:mod:`.sequence`, :mod:`.attention`, :mod:`.projection`, :mod:`.embeddings`,
+:mod:`.optim`, :mod:`.generative`).
 Submodules are imported on first use, so ``import kexue_lab`` stays fast.
 """
 
@@ -17,15 +19,20 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations",
+    "attention",
     "claims",
     "data",
+    "embeddings",
     "exercises",
     "generative",
     "init",
+    "normalization",
     "optim",
     "plot",
+    "projection",
     "results",
     "runtime",
+    "sequence",
     "train",
     "widgets",
 )

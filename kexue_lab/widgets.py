@@ -424,10 +424,11 @@ _STATIC_TEMPLATE = """<div class="kx-explore" id="{uid}">{title}<div class="kx-c
       traces.push(tr);
     }});
     f[2].forEach(function(v) {{
-      var s = v[0] ? String(v[0] + 1) : "";
+      // on a log axis plotly.js places shapes by data value but annotations by log10 of it
+      var s = v[0] ? String(v[0] + 1) : "", x = D.panels[v[0]].xlog ? Math.log10(v[1]) : v[1];
       shapes.push({{type: "line", xref: "x" + s, yref: "y" + s + " domain", x0: v[1], x1: v[1], y0: 0, y1: 1,
                     line: {{color: "#888", width: 1, dash: "dot"}}}});
-      notes.push({{text: v[2], xref: "x" + s, yref: "y" + s + " domain", x: v[1], y: 1, textangle: -90,
+      notes.push({{text: v[2], xref: "x" + s, yref: "y" + s + " domain", x: x, y: 1, textangle: -90,
                    xanchor: "right", yanchor: "top", showarrow: false, font: {{size: 10, color: "#666"}}}});
     }});
     readout.textContent = f[1];

@@ -42,6 +42,14 @@ def test_only_keeps_the_chosen_chapters():
     assert files == ["book/architecture/12-gelu-approximations", *catalog.BACK_MATTER]
 
 
+def test_only_unlinks_chapters_left_out(tmp_path):
+    page = tmp_path / "book" / "part" / "page.md"
+    page.parent.mkdir(parents=True)
+    page.write_text("[kept](../architecture/12-gelu.ipynb) [gone](19-clip.ipynb#sec) [web](https://kexue.fm/archives/1)")
+    book._unlink_chapters_outside(tmp_path, {12})
+    assert page.read_text() == "[kept](../architecture/12-gelu.ipynb) gone [web](https://kexue.fm/archives/1)"
+
+
 def _executed_notebook(path: Path, claims: list[dict]) -> None:
     output = {"output_type": "display_data", "data": {"text/plain": "ledger"},
               "metadata": {"kexue_lab": {"ledger": {"chapter": "12", "title": "t", "claims": claims}}}}

@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -118,6 +119,7 @@ def stage(dest: Path, *, student: bool = False, only: set[int] | None = None) ->
     toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
     if only:
         toc = _only_chapters(toc, only)
+        _unlink_chapters_outside(dest, only)
     (dest / "_toc.yml").write_text(toc, encoding="utf-8")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config["execute"]["execute_notebooks"] = "off"
@@ -139,6 +141,26 @@ def _only_chapters(toc_text: str, only: set[int]) -> str:
         part["chapters"] = [entry for entry in part["chapters"] if entry["file"] in keep]
     data["parts"] = [part for part in data["parts"] if part["chapters"]]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=200)
+
+
+_CHAPTER_LINK = re.compile(r"\[([^\]]+)\]\((?:[^)\s]*/)?(\d\d)-[a-z0-9-]+\.ipynb(?:#[^)\s]*)?\)")
+
+
+def _unlink_chapters_outside(dest: Path, only: set[int]) -> None:
+    """Turn links to chapters left out of an ``--only`` build into plain text.
+
+    A one-chapter build keeps the intro and the chapter's cross-references, whose links to
+    other chapters would otherwise be broken (errors under ``--strict``).
+    """
+
+    def unlink(match: re.Match[str]) -> str:
+        return match.group(0) if int(match.group(2)) in only else match.group(1)
+
+    for path in [*dest.joinpath("book").rglob("*.md"), *dest.joinpath("book").rglob("*.ipynb")]:
+        text = path.read_text(encoding="utf-8")
+        new = _CHAPTER_LINK.sub(unlink, text)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
 
 
 # ---- execute --------------------------------------------------------------------------------------

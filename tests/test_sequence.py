@@ -1,0 +1,240 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kexue_lab import sequence as sq
+from kexue_lab.widgets import View, explore, slider
+
+KINDS = ["rnn", "relu-rnn", "lstm", "gru"]
+
+
+def _autograd_step(cell, x, state):
+    """Autograd Jacobian of one PyTorch cell step with respect to the (joint) state."""
+    if isinstance(cell, torch.nn.LSTMCell):
+        n = cell.hidden_size
+
+        def f(s):
+            h, c = cell(x[None], (s[None, :n], s[None, n:]))
+            return torch.cat([h[0], c[0]])
+
+        return torch.autograd.functional.jacobian(f, torch.cat(state))
+    return torch.autograd.functional.jacobian(lambda s: cell(x[None], s[None])[0], state)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("bias", [True, False])
+def test_step_jacobian_matches_autograd(kind, bias):
+    gen = torch.Generator().manual_seed(3)
+    cell = sq.init_cell(kind, 5, 7, seed=1)
+    if not bias:
+        cls = type(cell)
+        kwargs = {"nonlinearity": cell.nonlinearity} if kind in ("rnn", "relu-rnn") else {}
+        cell = cls(5, 7, bias=False, **kwargs).double()
+    x = torch.randn(5, generator=gen, dtype=torch.float64)
+    if kind == "lstm":
+        state = (torch.randn(7, generator=gen, dtype=torch.float64), 2 * torch.randn(7, generator=gen, dtype=torch.float64))
+    else:
+        state = torch.randn(7, generator=gen, dtype=torch.float64)
+    new, jac = sq.step_jacobian(cell, x, state)
+    ref = _autograd_step(cell, x, state)
+    assert jac.shape == ref.shape
+    assert torch.allclose(jac, ref, atol=1e-12, rtol=0)
+    # the new state is PyTorch's forward pass
+    out = cell(x[None], tuple(s[None] for s in state) if kind == "lstm" else state[None])
+    if kind == "lstm":
+        assert torch.allclose(new[0], out[0][0]) and torch.allclose(new[1], out[1][0])
+    else:
+        assert torch.allclose(new, out[0])
+
+
+def test_step_jacobian_accepts_float32_cells():
+    cell = torch.nn.GRUCell(3, 4)
+    new, jac = sq.step_jacobian(cell, torch.randn(3), torch.randn(4))
+    assert jac.dtype == torch.float64 and jac.shape == (4, 4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_jacobian_norms_equal_autograd_of_the_unrolled_map(kind):
+    steps, n = 6, 5
+    cell = sq.init_cell(kind, 3, n, seed=2)
+    gen = torch.Generator().manual_seed(11)
+    xs = torch.randn(steps, 3, generator=gen, dtype=torch.float64)  # what jacobian_norms draws with seed 11
+    h0 = 0.3 * torch.ones(n, dtype=torch.float64)
+    hidden = (h0, -h0) if kind == "lstm" else h0
+
+    def unroll(s, t):
+        state = (s[None, :n], s[None, n:]) if kind == "lstm" else s[None]
+        for k in range(t):
+            state = cell(xs[k][None], state)
+        return torch.cat([state[0][0], state[1][0]]) if kind == "lstm" else state[0]
+
+    s0 = torch.cat([h0, -h0]) if kind == "lstm" else h0
+    expected = [
+        torch.linalg.matrix_norm(torch.autograd.functional.jacobian(lambda s: unroll(s, t), s0), ord=2).item()
+        for t in range(1, steps + 1)
+    ]
+    got = sq.jacobian_norms(cell, steps, hidden, 11)
+    assert got.shape == (steps,) and got.dtype == np.float64
+    assert np.allclose(got, expected, rtol=1e-10, atol=0)
+
+
+def test_jacobian_norms_spectral_norm_of_a_linear_rnn_power():
+    # a ReLU cell whose pre-activations stay positive is linear: ∂h_t/∂h_0 = W_hh^t
+    cell = torch.nn.RNNCell(2, 3, nonlinearity="relu").double()
+    with torch.no_grad():
+        cell.weight_hh.copy_(torch.tensor([[0.5, 0.2, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 0.7]]))
+        cell.weight_ih.zero_()
+        cell.bias_ih.fill_(10.0)
+        cell.bias_hh.zero_()
+    got = sq.jacobian_norms(cell, 4, None, 0)
+    powers = [torch.linalg.matrix_power(cell.weight_hh.detach(), t) for t in range(1, 5)]
+    assert np.allclose(got, [torch.linalg.matrix_norm(p, ord=2).item() for p in powers], rtol=1e-12)
+
+
+def test_jacobian_norms_long_horizons_do_not_underflow():
+    cell = sq.init_cell("rnn", 4, 8, radius=0.3)
+    norms = sq.jacobian_norms(cell, 400, None, 0)
+    assert np.all(norms > 0) and np.all(np.isfinite(norms))
+    assert np.log10(norms[-1]) < -150  # far below what an unscaled product would keep
+
+
+def test_jacobian_norms_seed_and_cell_untouched():
+    cell = sq.init_cell("lstm", 3, 4, memory_bias=2.0)
+    before = [p.clone() for p in cell.parameters()]
+    a, b = sq.jacobian_norms(cell, 5, None, 1), sq.jacobian_norms(cell, 5, None, 1)
+    c = sq.jacobian_norms(cell, 5, None, 2)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert all(torch.equal(p, q) for p, q in zip(before, cell.parameters()))
+
+
+def test_jacobian_norms_bad_input():
+    rnn = sq.init_cell("rnn", 2, 3)
+    with pytest.raises(TypeError, match="RNNCell, torch.nn.LSTMCell or torch.nn.GRUCell, got LSTM"):
+        sq.jacobian_norms(torch.nn.LSTM(2, 3), 4)
+    with pytest.raises(TypeError, match="got ProposedRNN"):
+        sq.jacobian_norms(sq.ProposedRNN(2, 3), 4)
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        sq.jacobian_norms(rnn, 0)
+    with pytest.raises(TypeError, match="steps"):
+        sq.jacobian_norms(rnn, 2.5)
+    with pytest.raises(ValueError, match="seed"):
+        sq.jacobian_norms(rnn, 3, None, -1)
+    with pytest.raises(ValueError, match=r"hidden must have shape \(3,\)"):
+        sq.jacobian_norms(rnn, 3, torch.zeros(4))
+    with pytest.raises(TypeError, match="hidden must be a torch tensor"):
+        sq.jacobian_norms(rnn, 3, [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="finite"):
+        sq.jacobian_norms(rnn, 3, torch.tensor([0.0, math.nan, 0.0]))
+    with pytest.raises(TypeError, match=r"tuple \(h0, c0\)"):
+        sq.jacobian_norms(sq.init_cell("lstm", 2, 3), 3, torch.zeros(3))
+    with pytest.raises(ValueError, match=r"hidden\[1\] \(c0\)"):
+        sq.jacobian_norms(sq.init_cell("lstm", 2, 3), 3, (torch.zeros(3), torch.zeros(2)))
+    with pytest.raises(ValueError, match="x must have shape"):
+        sq.step_jacobian(rnn, torch.zeros(3, dtype=torch.float64), torch.zeros(3))
+
+
+def test_init_cell_options_and_errors():
+    cell = sq.init_cell("relu-rnn", 3, 16, seed=4, radius=1.7)
+    assert torch.linalg.eigvals(cell.weight_hh).abs().max().item() == pytest.approx(1.7, rel=1e-12)
+    assert cell.nonlinearity == "relu" and cell.weight_hh.dtype == torch.float64
+    lstm = sq.init_cell("lstm", 3, 5, memory_bias=3.0)
+    assert torch.allclose(lstm.bias_ih[5:10] + lstm.bias_hh[5:10], torch.full((5,), 3.0, dtype=torch.float64))
+    gru = sq.init_cell("gru", 3, 5, memory_bias=-1.0)
+    assert torch.allclose(gru.bias_ih[5:10] + gru.bias_hh[5:10], torch.full((5,), -1.0, dtype=torch.float64))
+    assert torch.equal(sq.init_cell("gru", 3, 5, seed=9).weight_hh, sq.init_cell("gru", 3, 5, seed=9).weight_hh)
+    with pytest.raises(ValueError, match="kind='transformer'"):
+        sq.init_cell("transformer", 3, 5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="radius applies"):
+        sq.init_cell("lstm", 3, 5, radius=1.0)
+    with pytest.raises(ValueError, match="memory_bias applies"):
+        sq.init_cell("rnn", 3, 5, memory_bias=1.0)
+    with pytest.raises(ValueError, match="radius must be > 0"):
+        sq.init_cell("rnn", 3, 5, radius=0.0)
+
+
+def test_tanh_gain_sup_against_a_dense_grid():
+    for a, h in [(0.0, 1.0), (0.5, 1.0), (2.0, 1.0), (-1.0, 0.5), (0.3, -2.0)]:
+        sup, at = sq.tanh_gain_sup(a, h)
+        u = np.linspace(-60, 60, 600_001)
+        grid = np.abs(u) / np.cosh(a + u * h) ** 2
+        assert grid.max() <= sup * (1 + 1e-12)
+        assert grid.max() == pytest.approx(sup, rel=1e-7)
+        assert abs(at) / math.cosh(a + at * h) ** 2 == pytest.approx(sup, rel=1e-12)
+    # a = 0: z* tanh z* = 1/2 and the sup scales like 1/|h|
+    sup0, at0 = sq.tanh_gain_sup(0.0, 1.0)
+    assert at0 * math.tanh(at0) == pytest.approx(0.5, abs=1e-14)
+    assert sq.tanh_gain_sup(0.0, 0.25)[0] == pytest.approx(4 * sup0, rel=1e-12)
+    with pytest.raises(ValueError, match="h_prev must be nonzero"):
+        sq.tanh_gain_sup(0.0, 0.0)
+    with pytest.raises(ValueError, match="a must be a finite"):
+        sq.tanh_gain_sup(math.inf, 1.0)
+
+
+def test_first_token_task():
+    x, y = sq.first_token_task(500, 7, seed=3)
+    assert x.shape == (500, 7, 2) and y.shape == (500,)
+    assert torch.equal(x[:, 0, 0], 2.0 * y - 1.0) and not x[:, 1:, 0].any() and not x[:, 0, 1].any()
+    assert x[:, 1:, 1].std().item() == pytest.approx(1.0, abs=0.05)
+    assert 0.4 < y.float().mean() < 0.6
+    x2, y2 = sq.first_token_task(500, 7, seed=3)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    with pytest.raises(ValueError, match="length must be >= 2"):
+        sq.first_token_task(5, 1)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", "proposed"])
+def test_sequence_classifier_shapes_and_gradients(kind):
+    torch.manual_seed(0)
+    model = sq.SequenceClassifier(kind, 6, memory_bias=2.0 if kind != "rnn" else None)
+    x, y = sq.first_token_task(8, 5)
+    logits = model(x)
+    assert logits.shape == (8, 2)
+    torch.nn.functional.cross_entropy(logits, y).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    with pytest.raises(ValueError, match="memory_bias applies"):
+        sq.SequenceClassifier("rnn", 4, memory_bias=1.0)
+    if kind == "proposed":  # the keep gate 1 − z starts at σ(2)
+        z = torch.sigmoid(model.rnn.inp(torch.zeros(2))[:6])
+        assert torch.allclose(1 - z, torch.full((6,), torch.sigmoid(torch.tensor(2.0)).item()))
+
+
+def test_proposed_rnn_matches_its_equations():
+    torch.manual_seed(1)
+    cell = sq.ProposedRNN(2, 3).double()
+    x = torch.randn(4, 5, 2, dtype=torch.float64)
+    out, (h, c) = cell(x)
+    w_in, b_in, w_rec = cell.inp.weight, cell.inp.bias, cell.rec.weight
+    hh, cc = torch.zeros(4, 3, dtype=torch.float64), torch.zeros(4, 3, dtype=torch.float64)
+    for t in range(5):
+        pre = x[:, t] @ w_in.T + b_in + hh @ w_rec.T
+        z, r, ch = torch.sigmoid(pre[:, :3]), torch.sigmoid(pre[:, 3:6]), torch.tanh(pre[:, 6:])
+        cc = (1 - z) * cc + z * ch
+        hh = r * cc
+        assert torch.allclose(out[:, t], hh)
+    assert torch.allclose(h, hh) and torch.allclose(c, cc)
+    with pytest.raises(ValueError, match="x must have shape"):
+        cell(torch.zeros(4, 5, 3, dtype=torch.float64))
+
+
+def test_rnn_gain_view_over_its_whole_grid():
+    ex = explore(sq.rnn_gain_view, slider("a", -3.0, 3.0, steps=13), slider("h_prev", 0.2, 2.0, steps=10))
+    for params, view in zip((p for _, p in ex.grid()), ex.sweep().values()):
+        assert isinstance(view, View)
+        tanh_curve, relu_curve = view.panels[0].curves
+        assert np.all(np.isfinite(tanh_curve.y)) and np.all(np.isfinite(relu_curve.y))
+        sup, _ = sq.tanh_gain_sup(params["a"], params["h_prev"])
+        assert max(tanh_curve.y) <= sup * (1 + 1e-12)
+        assert view.readout.startswith("tanh: sup over U")
+    assert "0.4477" in sq.rnn_gain_view(0.0, 1.0).readout
+
+
+def test_jacobian_norms_view_over_its_whole_grid():
+    ex = explore(sq.jacobian_norms_view, slider("gain", 0.5, 2.5, steps=3), slider("memory_bias", -1.0, 4.0, steps=3))
+    for view in ex.sweep().values():
+        curves = view.panels[0].curves
+        assert len(curves) == 4 and all(len(c.y) == 60 and np.all(np.isfinite(c.y)) for c in curves)
+        assert view.readout.startswith("log₁₀ norm at t = 60")
+    low, high = sq.jacobian_norms_view(1.0, -1.0), sq.jacobian_norms_view(1.0, 4.0)
+    assert high.panels[0].curves[2].y[-1] > low.panels[0].curves[2].y[-1] + 5  # LSTM keeps more with b_f = 4
