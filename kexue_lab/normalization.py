@@ -266,7 +266,7 @@ def lr_sweep(
     initialisation and after every epoch. A run whose loss stops being finite is kept with
     ``diverged_at`` set. Returns ``{(norm, lr): SweepRun}``. Chapter 14.
     """
-    from .train import classification_loss, fit
+    from .train import classification_loss, fit, progress
 
     for n in norms:
         _validate.choice("norms", n, NORMS)
@@ -278,27 +278,26 @@ def lr_sweep(
     keep = torch.randperm(len(x), generator=gen)[: min(probe_size, len(x))].to(x.device)
     probe = (x[keep], y[keep])
     runs: dict[tuple[str, float], SweepRun] = {}
-    for norm in norms:
-        for lr in lrs:
-            torch.manual_seed(seed)
-            model = mlp(sizes, norm).to(x.device)  # type: ignore[arg-type]
-            rows: list[Predictiveness] = []
+    for norm, lr in progress([(n, r) for n in norms for r in lrs], desc="learning-rate sweep", unit="run"):
+        torch.manual_seed(seed)
+        model = mlp(sizes, norm).to(x.device)  # type: ignore[arg-type]
+        rows: list[Predictiveness] = []
 
-            def measure(m: torch.nn.Module) -> dict[str, float]:
-                m.train()  # BN with batch statistics, as in a training step
-                rows.append(gradient_predictiveness(m, classification_loss, probe, [lr * k for k in mults]))
-                return {}
+        def measure(m: torch.nn.Module) -> dict[str, float]:
+            m.train()  # BN with batch statistics, as in a training step
+            rows.append(gradient_predictiveness(m, classification_loss, probe, [lr * k for k in mults]))
+            return {}
 
-            start, diverged, history = time.perf_counter(), None, None
-            try:
-                measure(model)
-                opt = torch.optim.SGD(model.parameters(), lr=lr)
-                history = fit(model, classification_loss, x, y, epochs=epochs, batch_size=batch_size, optimizer=opt, seed=seed, eval_fn=measure, desc=f"{norm}, lr={lr:g}")
-            except FloatingPointError:
-                diverged = max(len(rows), 1)
-            loss = history["loss"] if history is not None else []
-            table = {k: np.array([getattr(r, k) for r in rows]).reshape(-1, len(mults)) for k in ("loss_change", "grad_change", "beta")}
-            runs[(norm, lr)] = SweepRun(norm, lr, mults, loss, diverged, table, model, time.perf_counter() - start)
+        start, diverged, history = time.perf_counter(), None, None
+        try:
+            measure(model)
+            opt = torch.optim.SGD(model.parameters(), lr=lr)
+            history = fit(model, classification_loss, x, y, epochs=epochs, batch_size=batch_size, optimizer=opt, seed=seed, eval_fn=measure, show_progress=False)
+        except FloatingPointError:
+            diverged = max(len(rows), 1)
+        loss = history["loss"] if history is not None else []
+        table = {k: np.array([getattr(r, k) for r in rows]).reshape(-1, len(mults)) for k in ("loss_change", "grad_change", "beta")}
+        runs[(norm, lr)] = SweepRun(norm, lr, mults, loss, diverged, table, model, time.perf_counter() - start)
     return runs
 
 

@@ -107,6 +107,7 @@ def fit(
     eval_fn: Callable[[Any], dict[str, float]] | None = None,
     clip_norm: float | None = None,
     desc: str = "training",
+    show_progress: bool = True,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``(x, y)`` and return the metric history.
 
@@ -114,7 +115,8 @@ def fit(
     (Adam with ``lr`` if none is given). ``clip_norm`` applies hard clipping to
     the global gradient norm, g ← g·min(1, clip_norm/‖g‖) (chapter 19).
     ``eval_fn(model)``, if given, runs under ``torch.no_grad()`` in eval mode after
-    every epoch; its numbers join the history.
+    every epoch; its numbers join the history. ``show_progress=False`` hides the
+    epoch bar (for sweeps that show one bar of their own).
     """
     import torch
 
@@ -134,7 +136,7 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     history = History()
     start = time.perf_counter()
-    bar = progress(range(epochs), desc=desc, unit="epoch")
+    bar = progress(range(epochs), desc=desc, unit="epoch", **({} if show_progress else {"disable": True}))
     for _ in bar:
         model.train()
         sums: dict[str, Any] = {}

@@ -97,3 +97,11 @@ def test_chapter_headings_match_the_catalog():
             first = "".join(nb["cells"][0]["source"]).splitlines()
             assert first[0] == f"# {c.number:02d} · {c.title}", f"{c.stem}: heading and book/catalog.yml differ"
             assert c.url in "".join(first) and c.title_zh in "".join(first), f"{c.stem}: title cell must link the original"
+
+
+def test_pagecheck_reports_a_missing_page(monkeypatch, capsys):
+    import pagecheck
+
+    monkeypatch.setattr(pagecheck, "chromium", lambda: "chromium")
+    assert pagecheck.main(["/nonexistent/page.html"]) == 1
+    assert "no such page" in capsys.readouterr().out

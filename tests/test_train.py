@@ -107,3 +107,13 @@ def test_classification_loss_and_accuracy():
     assert model.training
     with pytest.raises(ValueError, match="same length"):
         accuracy(model, x, y[:5])
+
+
+def test_fit_can_hide_its_progress_bar(capsys, monkeypatch):
+    monkeypatch.delenv("KEXUE_BOOK", raising=False)
+    x, y = _regression()
+    model = torch.nn.Linear(3, 1)
+    fit(model, _mse, x, y, epochs=2, batch_size=64, show_progress=False, desc="hidden-bar")
+    assert "hidden-bar" not in capsys.readouterr().err
+    fit(model, _mse, x, y, epochs=2, batch_size=64, desc="shown-bar")
+    assert "shown-bar" in capsys.readouterr().err
