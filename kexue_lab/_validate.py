@@ -72,3 +72,12 @@ def in_range(name: str, value: Any, lo: float, hi: float) -> float:
     if not lo <= out <= hi:
         raise ValueError(f"{name} must lie in [{lo}, {hi}], got {value!r}")
     return out
+
+
+def int_at_least(name: str, value: Any, minimum: int, why: str = "") -> int:
+    """Return ``value`` as an int >= ``minimum``; ``why`` says what the bound is for."""
+    value = positive_int(name, value) if minimum >= 1 else non_negative_int(name, value)
+    if value < minimum:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be >= {minimum}{reason}, got {value!r}")
+    return value

@@ -147,10 +147,7 @@ def entropy_invariant_scale(n: Any, d: Any, train_len: Any = 512) -> Any:
 
 # ---- the Laplace estimate (eqs. (8)–(9)) ------------------------------------------------------
 def _dim(d: Any) -> int:
-    d = _validate.positive_int("d", d)
-    if d < 3:
-        raise ValueError(f"d must be >= 3 for the angle density sin^(d−2)θ to be peaked, got {d}")
-    return d
+    return _validate.int_at_least("d", d, 3, "for the angle density sin^(d−2)θ to be peaked")
 
 
 def _log_norm(d: int) -> float:

@@ -228,10 +228,7 @@ def _dims(d: Any) -> np.ndarray:
 
 
 def _n_keys(n: Any) -> int:
-    n = _validate.positive_int("n", n)
-    if n < 2:
-        raise ValueError(f"n must be >= 2 (the planted key and at least one other), got {n}")
-    return n
+    return _validate.int_at_least("n", n, 2, "the planted key and at least one other")
 
 
 def _cos(cos: Any) -> float:
