@@ -97,7 +97,7 @@ def intro_table(parts: list[Part], chapters: list[Chapter]) -> str:
             if c.part != p.dir:
                 continue
             title = f"[{c.title}]({c.stem.removeprefix('book/')}.ipynb)" if c.written else c.title
-            status = "✅ written" if c.written else "planned"
+            status = "✓ written" if c.written else "planned"
             lines.append(f"| {c.number:02d} | {title} | [{c.title_zh}]({c.url}) | {c.date} | {status} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
