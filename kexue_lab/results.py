@@ -68,3 +68,21 @@ def load(chapter: str, profile: str = "full", folder: Path | None = None) -> dic
     if not path.exists():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def full_column(chapter: str, detail: str = "", folder: Path | None = None) -> tuple[dict[str, Any], str]:
+    """The recorded full run's metrics and the header of its column in a comparison table.
+
+    Returns ``({}, "full run (not recorded yet)")`` before a GPU run has been recorded, else
+    ``(metrics, "full run (<detail>, <device>, <date>)")``; ``detail`` is a format string
+    filled from the metrics, e.g. ``"L = {train_len}"``.
+    """
+    record = load(chapter, "full", folder)
+    if record is None:
+        return {}, "full run (not recorded yet)"
+    metrics = record["metrics"]
+    try:
+        parts = [detail.format(**metrics)] if detail else []
+    except KeyError as missing:
+        raise ValueError(f"detail={detail!r} names {missing}, which the chapter {chapter} record lacks; it has {sorted(metrics)}") from None
+    return metrics, f"full run ({', '.join([*parts, record['device'], record['date']])})"

@@ -51,3 +51,14 @@ def test_results_errors(tmp_path):
         results.save("12", {"a": float("nan")}, profile="full", seed=0, seconds=1, folder=tmp_path)
     with pytest.raises(ValueError, match="metrics"):
         results.save("12", {}, profile="full", seed=0, seconds=1, folder=tmp_path)
+
+
+def test_full_column(tmp_path):
+    assert results.full_column("16", folder=tmp_path) == ({}, "full run (not recorded yet)")
+    results.save("16", {"train_len": 64, "acc": 0.9}, profile="full", seed=0, seconds=1.0, folder=tmp_path)
+    record = results.load("16", folder=tmp_path)
+    metrics, header = results.full_column("16", "L = {train_len}", folder=tmp_path)
+    assert metrics == {"train_len": 64, "acc": 0.9}
+    assert header == f"full run (L = 64, {record['device']}, {record['date']})"
+    with pytest.raises(ValueError, match="names 'steps'.*lacks"):
+        results.full_column("16", "{steps}", folder=tmp_path)
