@@ -3,10 +3,11 @@
 Everything the chapters reuse lives here: run profiles (:mod:`.runtime`), the
 claim ledger (:mod:`.claims`), data loaders (:mod:`.data`), a training loop
 (:mod:`.train`), explorations (:mod:`.widgets`), the plot style (:mod:`.plot`),
-exercise checks (:mod:`.exercises`) and the models and formulas of each
-chapter (:mod:`.activations`, :mod:`.init`, :mod:`.normalization`,
-:mod:`.sequence`, :mod:`.attention`, :mod:`.projection`, :mod:`.embeddings`,
-:mod:`.optim`, :mod:`.generative`).
+exercise checks (:mod:`.exercises`), each chapter's explorations
+(:mod:`.views`), and the models and formulas of each chapter, laid out like the
+book: ``kexue_lab/<part>/<topic>.py`` (:mod:`.generative`, :mod:`.architecture`,
+:mod:`.optimization`, …). Mathematics several chapters share lives in
+:mod:`.maths`, shared network blocks in :mod:`.nn`.
 Submodules are imported on first use, so ``import kexue_lab`` stays fast.
 """
 
@@ -18,22 +19,19 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "activations",
-    "attention",
+    "architecture",
     "claims",
     "data",
-    "embeddings",
     "exercises",
     "generative",
-    "init",
-    "normalization",
-    "optim",
+    "maths",
+    "nn",
+    "optimization",
     "plot",
-    "projection",
     "results",
     "runtime",
-    "sequence",
     "train",
+    "views",
     "widgets",
 )
 

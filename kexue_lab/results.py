@@ -41,8 +41,21 @@ def environment() -> dict[str, str]:
     }
 
 
-def save(chapter: str, metrics: dict[str, Any], *, profile: str, seed: int, seconds: float, folder: Path | None = None) -> Path:
-    """Write ``metrics`` (name → number, string or list of numbers) with the run's environment."""
+def save(
+    chapter: str,
+    metrics: dict[str, Any],
+    *,
+    profile: str,
+    seed: int,
+    seconds: float,
+    timings: dict[str, float] | None = None,
+    folder: Path | None = None,
+) -> Path:
+    """Write ``metrics`` (name → number, string or list of numbers) with the run's environment.
+
+    Chapters call it through :meth:`kexue_lab.runtime.Chapter.save`, which fills in the
+    chapter, profile, seed, run time and the blocks timed with ``run.timed``.
+    """
     if not isinstance(metrics, dict) or not metrics:
         raise ValueError("metrics must be a non-empty dict of name -> value")
     for name, value in metrics.items():
@@ -53,6 +66,7 @@ def save(chapter: str, metrics: dict[str, Any], *, profile: str, seed: int, seco
         "profile": profile,
         "seed": _validate.non_negative_int("seed", seed),
         "seconds": round(_validate.non_negative("seconds", seconds), 1),
+        "timings": {k: round(_validate.non_negative(f"timings[{k!r}]", v), 2) for k, v in (timings or {}).items()},
         **environment(),
         "metrics": metrics,
     }

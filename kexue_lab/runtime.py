@@ -11,15 +11,23 @@ device is present and ``full`` otherwise; ``KEXUE_PROFILE`` overrides both.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import platform
 import random
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
 from . import _validate
+
+if TYPE_CHECKING:
+    from .claims import Ledger
 
 Profile = Literal["smoke", "full"]
 PROFILES: tuple[str, ...] = ("smoke", "full")
@@ -27,6 +35,7 @@ PROFILE_ENV = "KEXUE_PROFILE"
 BOOK_ENV = "KEXUE_BOOK"
 FULL_DATA_ENV = "KEXUE_FULL_DATA"
 THREADS_ENV = "KEXUE_THREADS"
+SEED_ENV = "KEXUE_SEED"
 
 T = TypeVar("T")
 
@@ -99,20 +108,56 @@ def _format_seconds(seconds: float) -> str:
     return f"about {seconds / 60:.1f} min"
 
 
-@dataclass(frozen=True)
-class Session:
-    """What :func:`setup` decided: the chapter, profile, device and seed."""
+@dataclass
+class Timer:
+    """The wall-clock time of one ``with run.timed(name):`` block (``seconds`` once it ends)."""
+
+    name: str
+    seconds: float = 0.0
+
+
+@dataclass
+class Chapter:
+    """A chapter's context, returned by :func:`setup`: everything the notebook needs from the run.
+
+    * where it runs: ``profile``, ``device``, ``seed``, :meth:`pick`, :meth:`dataset`;
+    * what it claims: :attr:`ledger` (titled from the catalog);
+    * what it records: :meth:`timed` (one way to time a block), :meth:`save` (the full
+      run's record; does nothing outside ``full``) and :meth:`full_column` (the recorded
+      full run for the comparison table).
+
+    Pass it to :func:`kexue_lab.train.fit` as ``run=run`` for the device and the seed.
+    """
 
     chapter: str
     profile: Profile
     device: Any
     seed: int
     expected_seconds: dict[str, float] = field(default_factory=dict)
+    title: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    results_dir: Path | None = None
+    _started: float = field(default_factory=time.perf_counter, repr=False)
+    _ledger: Any = field(default=None, repr=False)
 
     @property
     def smoke(self) -> bool:
         """True under the ``smoke`` profile."""
         return self.profile == "smoke"
+
+    @property
+    def ledger(self) -> Ledger:
+        """The chapter's claim ledger (one per chapter, created on first use)."""
+        if self._ledger is None:
+            from .claims import Ledger
+
+            self._ledger = Ledger(self.chapter, self.title)
+        return self._ledger
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since :func:`setup` was called."""
+        return time.perf_counter() - self._started
 
     def pick(self, *, smoke: T, full: T) -> T:
         """Return ``smoke`` or ``full`` according to the profile (e.g. epochs, data size)."""
@@ -134,6 +179,48 @@ class Session:
             return _validate.choice(FULL_DATA_ENV, override, DATASETS)
         return _validate.choice("full", full, DATASETS)
 
+    @contextlib.contextmanager
+    def timed(self, name: str) -> Iterator[Timer]:
+        """Time the ``with`` block: ``with run.timed("training") as t: ...``, then ``t.seconds``.
+
+        The time is also kept in :attr:`timings` (and so in the full run's record). CUDA work
+        is synchronised before the clock stops.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        timer = Timer(name)
+        start = time.perf_counter()
+        try:
+            yield timer
+        finally:
+            if getattr(self.device, "type", "cpu") == "cuda":
+                import torch
+
+                torch.cuda.synchronize()
+            timer.seconds = time.perf_counter() - start
+            self.timings[name] = timer.seconds
+
+    def save(self, metrics: dict[str, Any]) -> Path | None:
+        """Record the numbers of a ``full`` run (with chapter, seed, timings and run time).
+
+        Does nothing under ``smoke`` (returns ``None``); under ``full`` writes
+        ``results/<chapter>-full.json`` beside the notebook and returns its path.
+        """
+        from . import results
+
+        if self.profile != "full":
+            return None
+        return results.save(
+            self.chapter, metrics, profile=self.profile, seed=self.seed, seconds=self.seconds,
+            timings=dict(self.timings), folder=self.results_dir,
+        )
+
+    def full_column(self, detail: str = "") -> tuple[dict[str, Any], str]:
+        """The recorded full run's metrics and its column header (see :func:`kexue_lab.results.full_column`)."""
+        from . import results
+
+        return results.full_column(self.chapter, detail, folder=self.results_dir)
+
 
 def _threads(chosen: Profile) -> int | None:
     raw = os.environ.get(THREADS_ENV, "").strip()
@@ -145,12 +232,33 @@ def _threads(chosen: Profile) -> int | None:
     return 1 if chosen == "smoke" else None
 
 
-def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int = 0) -> Session:
+def chapter_info(chapter: str) -> dict[str, str]:
+    """The catalog entry of ``chapter`` ("12"): English and Chinese title, link, date, part, slug."""
+    catalog = json.loads((Path(__file__).with_name("catalog.json")).read_text(encoding="utf-8"))
+    if chapter not in catalog:
+        raise ValueError(f"chapter={chapter!r} is not in the catalog; allowed: '01' … '{max(catalog)}' (two digits)")
+    return catalog[chapter]
+
+
+def default_seed() -> int:
+    """The seed :func:`setup` uses: ``KEXUE_SEED`` if set (a non-negative integer), else 0."""
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if not raw:
+        return 0
+    try:
+        return _validate.non_negative_int(SEED_ENV, int(raw))
+    except ValueError:
+        raise ValueError(f"{SEED_ENV}={raw!r} must be a non-negative integer (the seed every chapter starts from)") from None
+
+
+def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int | None = None) -> Chapter:
     """Prepare a chapter: choose profile and device, seed everything, set the plot style.
 
-    The ``smoke`` profile runs torch on one CPU thread: its models are tiny, so more
-    threads only add overhead, and CI runs two notebooks at once on two cores.
-    ``KEXUE_THREADS`` sets another count; under ``full`` torch keeps its default.
+    Returns the chapter's context (:class:`Chapter`): its ledger, profile, device and seed,
+    and the calls that time blocks and record the full run. ``seed`` defaults to
+    ``KEXUE_SEED`` (or 0). The ``smoke`` profile runs torch on one CPU thread: its models
+    are tiny, so more threads only add overhead, and CI runs two notebooks at once on two
+    cores. ``KEXUE_THREADS`` sets another count; under ``full`` torch keeps its default.
 
     Prints one block that tells the reader what will run: the profile (and how
     to change it), the device, and the expected run time of this profile.
@@ -159,12 +267,15 @@ def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int 
     """
     from . import __version__, plot
 
-    if not isinstance(chapter, str) or not chapter.strip():
-        raise ValueError(f"chapter must be a non-empty string such as '12', got {chapter!r}")
+    if not isinstance(chapter, str) or not chapter.strip().isdigit():
+        raise TypeError(f"chapter must be the chapter number as a string such as '12', got {chapter!r}")
+    chapter = chapter.strip().zfill(2)
+    info = chapter_info(chapter)
     expected = {
         "smoke": _validate.positive("smoke_seconds", smoke_seconds),
         "full": _validate.positive("full_seconds", full_seconds),
     }
+    seed = default_seed() if seed is None else _validate.non_negative_int("seed", seed)
     chosen = profile()
     dev = device(chosen)
     seed_everything(seed)
@@ -187,7 +298,8 @@ def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int 
         f"kexue_lab {__version__} · chapter {chapter} · Python {platform.python_version()}\n"
         f"  profile : {chosen}  (set {PROFILE_ENV}={other} to switch)\n"
         f"  device  : {where}\n"
+        f"  seed    : {seed}  (set {SEED_ENV} to change it)\n"
         f"  expected: {_format_seconds(expected[chosen])} for the whole notebook ({chosen} profile)"
         f"{note}"
     )
-    return Session(chapter=chapter, profile=chosen, device=dev, seed=seed, expected_seconds=expected)
+    return Chapter(chapter=chapter, profile=chosen, device=dev, seed=seed, expected_seconds=expected, title=info["title"])

@@ -12,7 +12,9 @@ loss tensor or ``(loss, {"name": value, ...})`` with extra metrics to record.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +110,7 @@ def fit(
     clip_norm: float | None = None,
     desc: str = "training",
     show_progress: bool = True,
+    run: Any = None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``(x, y)`` and return the metric history.
 
@@ -116,9 +119,13 @@ def fit(
     the global gradient norm, g ← g·min(1, clip_norm/‖g‖) (chapter 19).
     ``eval_fn(model)``, if given, runs under ``torch.no_grad()`` in eval mode after
     every epoch; its numbers join the history. ``show_progress=False`` hides the
-    epoch bar (for sweeps that show one bar of their own).
+    epoch bar (for sweeps that show one bar of their own). ``run`` (the chapter's
+    context from :func:`kexue_lab.runtime.setup`) supplies the device and the seed.
     """
     import torch
+
+    if run is not None:
+        device, seed = run.device, run.seed
 
     epochs = _validate.positive_int("epochs", epochs)
     batch_size = _validate.positive_int("batch_size", batch_size)
@@ -166,3 +173,50 @@ def fit(
         bar.set_postfix(loss=f"{history.last('loss'):.4g}")
     history.seconds = time.perf_counter() - start
     return history
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One setting of :func:`sweep`: its parameters, and the result or the divergence."""
+
+    params: dict[str, Any]
+    result: Any = None
+    diverged: bool = False
+    error: str = ""
+
+
+def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
+    """Every combination of the named values: ``grid(lr=[0.1, 1], norm=["none", "pre"])``."""
+    if not axes:
+        raise ValueError("grid needs at least one named axis, e.g. grid(lr=[0.1, 1.0])")
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValueError(f"{name} must be a non-empty list of values, got {values!r}")
+    names = list(axes)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(axes[n] for n in names))]
+
+
+def sweep(settings: Sequence[Mapping[str, Any]], run_one: Callable[..., Any], *, desc: str = "sweep") -> list[SweepPoint]:
+    """Call ``run_one(**params)`` for every setting and keep divergence as a result, not an error.
+
+    A setting whose call raises ``FloatingPointError`` (what :func:`fit` raises when the
+    loss stops being finite) or returns a non-finite number is recorded with
+    ``diverged=True``; every other exception propagates. One progress bar covers the
+    whole sweep. Use :func:`grid` to build ``settings`` from named axes.
+    """
+    if not callable(run_one):
+        raise TypeError(f"run_one must be callable, got {run_one!r}")
+    if isinstance(settings, Mapping) or not isinstance(settings, Sequence) or not settings:
+        raise ValueError(f"settings must be a non-empty list of parameter dicts (see train.grid), got {settings!r}")
+    points: list[SweepPoint] = []
+    for params in progress(list(settings), desc=desc, unit="run"):
+        if not isinstance(params, Mapping):
+            raise TypeError(f"every setting must be a dict of parameters, got {params!r}")
+        try:
+            result = run_one(**params)
+        except FloatingPointError as exc:
+            points.append(SweepPoint(dict(params), None, True, str(exc)))
+            continue
+        finite = not (isinstance(result, float) and not math.isfinite(result))
+        points.append(SweepPoint(dict(params), result, not finite, "" if finite else f"returned {result}"))
+    return points

@@ -293,6 +293,10 @@ class Exploration:
     def _repr_html_(self) -> str:
         return self.static_html()
 
+    def _ipython_display_(self) -> None:
+        """A bare exploration as a cell's last expression: live in Jupyter/Colab, static in the book."""
+        self.show()
+
     # ---- live -----------------------------------------------------------------------------
     def live(self) -> Any:
         """ipywidgets controls wired to a matplotlib rendering of the function."""
@@ -345,6 +349,30 @@ class Exploration:
 def explore(fn: Callable[..., View], *controls: Control, title: str = "", height: int = 330) -> Exploration:
     """Build an :class:`Exploration` from a pure function and its controls."""
     return Exploration(fn=fn, controls=list(controls), title=title, height=height)
+
+
+def exploration(*controls: Control, title: str = "", height: int = 330) -> Callable[[Callable[..., View]], Exploration]:
+    """Declare an exploration once, in ``kexue_lab/views/chNN.py``: the function and its controls.
+
+    .. code-block:: python
+
+        @exploration(slider("lam", 1.5, 1.9, steps=41, label="λ"), title="Φ(x) ≈ σ(λx)")
+        def sigmoid_error(lam: float) -> View: ...
+
+    The result is an :class:`Exploration`: the notebook shows it as a cell's last
+    expression (``ch12.sigmoid_error``), and the tests sweep exactly this grid.
+    """
+    for c in controls:
+        if not isinstance(c, Control):
+            raise TypeError(f"controls must be made with slider(...) or choice(...), got {c!r}")
+
+    def wrap(fn: Callable[..., View]) -> Exploration:
+        exp = Exploration(fn=fn, controls=list(controls), title=title, height=height)
+        exp.__doc__ = fn.__doc__
+        exp.__name__ = fn.__name__  # type: ignore[attr-defined]
+        return exp
+
+    return wrap
 
 
 def render_matplotlib(view: View, *, height: int = 330) -> Any:

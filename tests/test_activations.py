@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.special import expit, ndtr
 
-from kexue_lab import activations as act
+from kexue_lab.architecture import activations as act
 from kexue_lab.widgets import explore, slider
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from kexue_lab import attention as attn
+from kexue_lab.architecture import attention as attn
 from kexue_lab.widgets import choice, explore, slider
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from kexue_lab import embeddings as emb
+from kexue_lab.architecture import embeddings as emb
 from kexue_lab.widgets import explore, slider
 
 

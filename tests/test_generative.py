@@ -1,4 +1,4 @@
-"""Tests of kexue_lab.generative (chapter 6: VQ-VAE)."""
+"""Tests of kexue_lab.generative.vq (chapter 6: VQ-VAE)."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kexue_lab import generative as G
+from kexue_lab.generative import vq as G
 from kexue_lab import widgets as w
 
 

@@ -1,4 +1,4 @@
-"""Tests of kexue_lab.init (chapter 13: averaging fan-in and fan-out for non-square matrices)."""
+"""Tests of kexue_lab.architecture.init (chapter 13: averaging fan-in and fan-out for non-square matrices)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from kexue_lab import init as I
+from kexue_lab.architecture import init as I
 from kexue_lab.widgets import explore, slider
 
 # ---- average_dim, layer_gains, pair_gain -------------------------------------------------------

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from kexue_lab import normalization as nz
+from kexue_lab.architecture import normalization as nz
 from kexue_lab.train import classification_loss
 from kexue_lab.widgets import choice, explore, slider
 

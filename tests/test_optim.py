@@ -1,4 +1,4 @@
-"""Tests of kexue_lab.optim (chapter 19: gradient clipping)."""
+"""Tests of kexue_lab.optimization.clipping (chapter 19: gradient clipping)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from kexue_lab import optim
+from kexue_lab.optimization import clipping as optim
 from kexue_lab.widgets import View, explore, slider
 
 NORMS = [0.0, 1e-9, 0.3, 1.0, 2.0, 16.0, 17.5, 1e6]

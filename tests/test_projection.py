@@ -5,8 +5,8 @@ import pytest
 import torch
 from scipy.stats import chi2, kstest
 
-import kexue_lab.attention as attention
-from kexue_lab import projection as pj
+import kexue_lab.architecture.attention as attention
+from kexue_lab.maths import jl as pj
 from kexue_lab.widgets import explore, slider
 
 

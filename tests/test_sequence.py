@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from kexue_lab import sequence as sq
+from kexue_lab.architecture import recurrent as sq
 from kexue_lab.widgets import View, explore, slider
 
 KINDS = ["rnn", "relu-rnn", "lstm", "gru"]

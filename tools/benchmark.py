@@ -7,7 +7,7 @@
 1. **Notebooks**: executes every chapter once, one at a time, as CI does (smoke profile,
    network off, ``KEXUE_BOOK=1``) and prints the run time of each.
 2. **VectorQuantizer**: forward + backward throughput (vectors per second) of
-   ``kexue_lab.generative.VectorQuantizer`` next to a straightforward reference written
+   ``kexue_lab.generative.vq.VectorQuantizer`` next to a straightforward reference written
    the obvious way (broadcast differences, squared norm, argmin, gather), in the same run,
    on the same inputs, after checking that both give the same codes, output and loss.
 
@@ -54,7 +54,7 @@ def _time(fn, repeats: int, device: torch.device) -> float:
 
 
 def vq_benchmark(device: torch.device, n: int, dim: int, num_codes: int, repeats: int = 10) -> dict:
-    from kexue_lab.generative import VectorQuantizer
+    from kexue_lab.generative.vq import VectorQuantizer
 
     torch.manual_seed(0)
     vq = VectorQuantizer(num_codes, dim, beta=0.25).to(device)

@@ -3,7 +3,8 @@
 ``book/catalog.yml`` lists all forty articles. A chapter counts as written when
 its notebook ``book/<part>/<NN>-<slug>.ipynb`` exists. From that, this script
 writes ``_toc.yml`` (only written chapters), the chapter table of
-``book/intro.md`` and the chapter list of ``README.md``.
+``book/intro.md``, the chapter list of ``README.md`` and ``kexue_lab/catalog.json``
+(titles and links that ``kexue_lab.runtime.setup`` reads, also on Colab).
 
     python tools/catalog.py           # rewrite the generated parts
     python tools/catalog.py --check   # exit 1 if any of them is out of date (CI)
@@ -117,6 +118,17 @@ def readme_list(chapters: list[Chapter]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def package_catalog(chapters: list[Chapter]) -> str:
+    """kexue_lab/catalog.json: each chapter's titles, link and place, for ``setup`` and the ledger."""
+    import json
+
+    data = {
+        f"{c.number:02d}": {"title": c.title, "title_zh": c.title_zh, "url": c.url, "date": c.date, "part": c.part, "slug": c.slug}
+        for c in chapters
+    }
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
 def _replace_block(text: str, block: str, where: Path) -> str:
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
     if not pattern.search(text):
@@ -130,6 +142,7 @@ def generated() -> dict[Path, str]:
     intro, readme = ROOT / "book" / "intro.md", ROOT / "README.md"
     return {
         ROOT / "_toc.yml": toc_text(parts, chapters),
+        ROOT / "kexue_lab" / "catalog.json": package_catalog(chapters),
         intro: _replace_block(intro.read_text(encoding="utf-8"), intro_table(parts, chapters), intro),
         readme: _replace_block(readme.read_text(encoding="utf-8"), readme_list(chapters), readme),
     }

@@ -73,7 +73,7 @@ def _sign_st(fn: Any) -> None:
 
 @checker("6.4")
 def _quantize(fn: Any) -> None:
-    from ..generative import VectorQuantizer
+    from ..generative.vq import VectorQuantizer
 
     g = torch.Generator().manual_seed(64)
     for n, k, d, beta in [(50, 8, 3, 0.25), (200, 32, 6, 1.3)]:
@@ -108,7 +108,7 @@ def _quantize(fn: Any) -> None:
 
 @checker("6.5")
 def _perplexity(fn: Any) -> None:
-    from ..generative import perplexity
+    from ..generative.vq import perplexity
 
     def reference(codes: torch.Tensor, k: int) -> float:
         return perplexity(torch.bincount(codes.flatten(), minlength=k))

@@ -22,14 +22,14 @@ def _slope_lambda(answer: Any) -> None:
 
 @checker("12.3")
 def _minimax_c(answer: Any) -> None:
-    from ..activations import fit_gelu_constants
+    from ..architecture.activations import fit_gelu_constants
 
     expect_number(answer, fit_gelu_constants()["tanh_c"], rtol=2e-6, what="your c")
 
 
 @checker("12.4")
 def _error_ratio(answer: Any) -> None:
-    from ..activations import max_phi_error, phi_sigmoid, phi_tanh
+    from ..architecture.activations import max_phi_error, phi_sigmoid, phi_tanh
 
     ratio = max_phi_error(phi_sigmoid)[0] / max_phi_error(phi_tanh)[0]
     expect_number(answer, ratio, rtol=5e-3, what="your ratio")

@@ -42,7 +42,7 @@ def _weighted_log_loss(answer: Any) -> None:
 def _uniform_init(answer: Any) -> None:
     import torch
 
-    from ..init import average_dim
+    from ..architecture.init import average_dim
 
     if not callable(answer):
         raise Wrong(f"your answer should be a function fn(weight, kind), got {type(answer).__name__}.")

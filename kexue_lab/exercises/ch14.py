@@ -36,7 +36,7 @@ def _random_batches() -> list[tuple[Any, ...]]:
 
 @checker("14.3")
 def _bn_input_grad(answer: Any) -> None:
-    from ..normalization import batchnorm_backward
+    from ..architecture.normalization import batchnorm_backward
 
     def reference(y: np.ndarray, g: np.ndarray, gamma: float) -> np.ndarray:
         return batchnorm_backward(y[:, None], g[:, None], np.array([gamma]), eps=0.0)[:, 0]
@@ -46,7 +46,7 @@ def _bn_input_grad(answer: Any) -> None:
 
 @checker("14.4")
 def _bn_grad_sq_norm(answer: Any) -> None:
-    from ..normalization import batchnorm_backward
+    from ..architecture.normalization import batchnorm_backward
 
     cases = []
     for y, g, gamma in _random_batches():
@@ -65,7 +65,7 @@ def _bn_grad_sq_norm(answer: Any) -> None:
 def _too_small_inputs(answer: Any) -> None:
     from sklearn.datasets import load_breast_cancer
 
-    from ..normalization import logistic_gd, standardize
+    from ..architecture.normalization import logistic_gd, standardize
 
     X, y = load_breast_cancer(return_X_y=True)
     expect_number(answer, logistic_gd(standardize(X) / 100.0, y, steps=2000)[1][-1], rtol=1e-6, what="your final loss")

@@ -10,7 +10,7 @@ from . import Wrong, checker, expect_function, expect_number
 
 @checker("15.1")
 def _sup_half_state(answer: Any) -> None:
-    from ..sequence import tanh_gain_sup
+    from ..architecture.recurrent import tanh_gain_sup
 
     expect_number(answer, tanh_gain_sup(0.0, 0.5)[0], rtol=1e-5, what="your supremum")
 
@@ -74,7 +74,7 @@ def _clipped_ratio(answer: Any) -> None:
 
 @checker("15.5")
 def _smallest_bias(answer: Any) -> None:
-    from ..sequence import init_cell, jacobian_norms
+    from ..architecture.recurrent import init_cell, jacobian_norms
 
     if isinstance(answer, bool) or not isinstance(answer, int) and not (isinstance(answer, float) and answer.is_integer()):
         raise Wrong("give the bias as an integer between 0 and 6.")

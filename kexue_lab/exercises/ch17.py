@@ -12,7 +12,7 @@ from . import Wrong, checker, expect_expression, expect_function, expect_number
 
 
 def _power_probs(p: np.ndarray, a: float) -> np.ndarray:
-    from ..projection import sharpen
+    from ..maths.jl import sharpen
 
     return sharpen(np.asarray(p, dtype=float), a).numpy()
 
@@ -45,7 +45,7 @@ def _derivative(answer: Any) -> None:
 
 @checker("17.5")
 def _exact_dim(answer: Any) -> None:
-    from ..projection import chi2_tail_curve
+    from ..maths.jl import chi2_tail_curve
 
     numeric = isinstance(answer, (int, float, np.integer, np.floating)) and not isinstance(answer, bool)
     if not numeric or not float(answer).is_integer():

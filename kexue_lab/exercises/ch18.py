@@ -25,7 +25,7 @@ def _slope(answer: Any) -> None:
 
 @checker("18.2")
 def _minimal_n(answer: Any) -> None:
-    from ..embeddings import EXACT_COEF
+    from ..architecture.embeddings import EXACT_COEF
 
     expect_number(answer, EXACT_COEF * math.log(30_000), rtol=1e-3, what="your minimal n")
 
@@ -39,7 +39,7 @@ def _head_size(answer: Any) -> None:
 def _pair_entropy(answer: Any) -> None:
     import torch
 
-    from ..embeddings import exact_pair_entropy
+    from ..architecture.embeddings import exact_pair_entropy
 
     g = torch.Generator().manual_seed(18)
     cases = [(torch.randn(n_rows, d, generator=g, dtype=torch.float64) * s, torch.randn(m_rows, d, generator=g, dtype=torch.float64) * s)
@@ -52,6 +52,6 @@ def _pair_entropy(answer: Any) -> None:
 
 @checker("18.5")
 def _jl_ratio(answer: Any) -> None:
-    from ..embeddings import EXACT_COEF
+    from ..architecture.embeddings import EXACT_COEF
 
     expect_number(answer, (24 / 0.5**2) / EXACT_COEF, rtol=1e-3, what="your ratio")

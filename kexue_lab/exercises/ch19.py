@@ -10,7 +10,7 @@ from . import Wrong, checker, expect_function, expect_number
 
 @checker("19.1")
 def _soft_factor(answer: Any) -> None:
-    from ..optim import clip_factor
+    from ..optimization.clipping import clip_factor
 
     cases = [(0.0, 1.0), (0.5, 2.0), (16.0, 16.0), (3.0, 0.25), (1e4, 3.0)]
     expect_function(answer, lambda x, g: clip_factor(x, g, "soft"), cases, rtol=1e-9, what="soft_factor")
@@ -28,7 +28,7 @@ def _min_l0_theta6(answer: Any) -> None:
 
 @checker("19.3")
 def _gd_iterations(answer: Any) -> None:
-    from ..optim import descend
+    from ..optimization.clipping import descend
 
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
         raise Wrong(f"the answer should be a whole number of iterations, got {type(answer).__name__}.")
@@ -60,7 +60,7 @@ def _ratio_facts(answer: Any) -> None:
 def _soft_clip(answer: Any) -> None:
     import torch
 
-    from ..optim import clip_grad_norm_
+    from ..optimization.clipping import clip_grad_norm_
 
     if not callable(answer):
         raise Wrong(f"soft_clip_ should be a function, got {type(answer).__name__}.")

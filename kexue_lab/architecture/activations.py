@@ -18,8 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from . import _validate
-from .widgets import Curve, Panel, View
+from .. import _validate
+from ..widgets import Curve, Panel, View
 
 Approximation = Literal["none", "tanh", "sigmoid"]
 APPROXIMATIONS: tuple[str, ...] = ("none", "tanh", "sigmoid")

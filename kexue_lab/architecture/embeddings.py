@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate
-from .widgets import Curve, Panel, View
+from .. import _validate
+from ..widgets import Curve, Panel, View
 
 #: The golden ratio φ = (1 + √5)/2.
 PHI = (1.0 + math.sqrt(5.0)) / 2.0

@@ -32,9 +32,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from . import _validate
-from .projection import jl_bound, jl_distortion
-from .widgets import Curve, Panel, View
+from .. import _validate
+from ..maths.jl import jl_bound, jl_distortion
+from ..widgets import Curve, Panel, View
 
 __all__ = [
     "jl_bound",

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import _validate
-from .widgets import Curve, Panel, View
+from .. import _validate
+from ..widgets import Curve, Panel, View
 
 #: The article's reference length: d is assumed tuned for sequences of 512 tokens.
 BASE_LENGTH = 512

@@ -34,8 +34,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from . import _validate
-from .widgets import Curve, Panel, View
+from .. import _validate
+from ..widgets import Curve, Panel, View
 
 Kind = Literal["arithmetic", "geometric", "quadratic", "harmonic", "fan_in", "fan_out"]
 #: Every rule :func:`average_dim` knows, from the smallest d̄ (for m < n) to the largest.

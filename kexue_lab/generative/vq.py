@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _validate
-from .widgets import Curve, Panel, View
+from .. import _validate
+from ..widgets import Curve, Panel, View
 
 __all__ = [
     "CodebookStats",

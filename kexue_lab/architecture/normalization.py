@@ -33,8 +33,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from . import _validate
-from .widgets import Curve, Panel, View
+from .. import _validate
+from ..widgets import Curve, Panel, View
 
 Norm = Literal["none", "pre", "post"]
 #: Where :func:`mlp` puts BatchNorm: nowhere, on every Linear's input (the article), or
@@ -266,7 +266,7 @@ def lr_sweep(
     initialisation and after every epoch. A run whose loss stops being finite is kept with
     ``diverged_at`` set. Returns ``{(norm, lr): SweepRun}``. Chapter 14.
     """
-    from .train import classification_loss, fit, progress
+    from ..train import classification_loss, fit, progress
 
     for n in norms:
         _validate.choice("norms", n, NORMS)

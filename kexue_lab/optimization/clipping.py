@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _validate
-from .widgets import Curve, Panel, View
+from .. import _validate
+from ..widgets import Curve, Panel, View
 
 ClipKind = Literal["hard", "soft"]
 CLIP_KINDS: tuple[str, ...] = ("hard", "soft")

@@ -31,8 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from . import _validate
-from .widgets import Curve, Panel, View
+from .. import _validate
+from ..widgets import Curve, Panel, View
 
 CELL_TYPES: tuple[type, ...] = (torch.nn.RNNCell, torch.nn.LSTMCell, torch.nn.GRUCell)
 CellKind = Literal["rnn", "relu-rnn", "lstm", "gru"]

@@ -1,0 +1,1 @@
+"""Part II: generative models (chapters 03–11)."""

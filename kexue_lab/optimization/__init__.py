@@ -1,0 +1,1 @@
+"""Part IV: optimization (chapters 19–24)."""
