@@ -178,12 +178,18 @@ def distortion_level(n_points: int, dim: int, alpha: float = 0.01) -> float:
     return float(brentq(excess, 1e-12, 1e3, xtol=1e-12))
 
 
-def jl_dimension(n_points: int, eps: float, const: float = 24.0) -> float:
-    """The dimension the JL lemma asks for: const·log N / ε² (article: const = 24; 16 still gives existence)."""
-    n_points = _validate.positive_int("n_points", n_points)
-    if n_points < 2:
-        raise ValueError(f"n_points must be >= 2 (a pair is needed), got {n_points}")
-    return _validate.positive("const", const) * math.log(n_points) / _eps(eps) ** 2
+def jl_dimension(n_points: Any, eps: float, const: float = 24.0) -> Any:
+    """The dimension the JL lemma asks for: const·ln N / ε² (chapters 17, 18).
+
+    With const = 24 (the article's distance version) a Gaussian projection to more
+    dimensions preserves every pairwise squared distance of N points within 1 ± ε with
+    probability ≥ 1 − 1/N; 16 still gives existence. ``n_points`` (≥ 2) may be an array.
+    """
+    arr = np.asarray(n_points, dtype=np.float64) if not isinstance(n_points, bool) else None
+    if arr is None or not np.all(np.isfinite(arr)) or np.any(arr < 2):
+        raise ValueError(f"n_points must be >= 2 (a pair is needed), a number or an array, got {n_points!r}")
+    out = _validate.positive("const", const) * np.log(arr) / _eps(eps) ** 2
+    return float(out) if out.ndim == 0 else out
 
 
 def ideal_key_size(n: float, d: float, base: float = BASE_LENGTH) -> float:
