@@ -39,7 +39,9 @@ _SUBMODULES = (
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'kexue_lab' has no attribute {name!r}; submodules: {', '.join(_SUBMODULES)}")
+    raise AttributeError(
+        f"module 'kexue_lab' has no attribute {name!r}; submodules: {', '.join(_SUBMODULES)}"
+    )
 
 
 def __dir__() -> list[str]:

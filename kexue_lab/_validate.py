@@ -51,7 +51,9 @@ def non_negative(name: str, value: Any) -> float:
 def positive_int(name: str, value: Any) -> int:
     """Return ``value`` if it is an integer >= 1 (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a positive integer, got {value!r} ({type(value).__name__})"
+        )
     if value < 1:
         raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}")
     return int(value)
@@ -60,7 +62,9 @@ def positive_int(name: str, value: Any) -> int:
 def non_negative_int(name: str, value: Any) -> int:
     """Return ``value`` if it is an integer >= 0 (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a non-negative integer, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a non-negative integer, got {value!r} ({type(value).__name__})"
+        )
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer (>= 0), got {value!r}")
     return int(value)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import html
 import math
-import numbers
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -100,13 +99,17 @@ def _as_array(name: str, value: Any) -> np.ndarray:
     if hasattr(value, "detach"):  # torch tensors
         value = value.detach().cpu().double().numpy()
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a number or an array of numbers, got the boolean {value!r}; use ledger.true for a boolean claim")
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got the boolean {value!r}; use ledger.true for a boolean claim"
+        )
     if isinstance(value, str):
         raise TypeError(f"{name} must be a number or an array of numbers, got the string {value!r}")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r} ({type(value).__name__})") from exc
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got {value!r} ({type(value).__name__})"
+        ) from exc
     if arr.size == 0:
         raise ValueError(f"{name} is empty: a claim needs at least one value")
     if np.asarray(value).dtype == bool:
@@ -179,15 +182,15 @@ def prove(relation: Any, domain: dict | None = None) -> str:
     ``domain`` maps symbols to SymPy sets, e.g. ``{x: sp.Interval.open(0, sp.oo)}``.
     Raises :class:`ClaimError` when the statement is false or cannot be proved.
     """
-    op, lhs, rhs = _relation(relation)
-    if lhs is sp.true:
-        return "SymPy evaluates the relation to True"
-    domain = dict(domain or {})
-    if not isinstance(domain, dict):
+    if domain is not None and not isinstance(domain, dict):
         raise TypeError(f"domain must be a dict of SymPy symbols to SymPy sets, got {domain!r}")
+    domain = dict(domain or {})
     for sym, dom in domain.items():
         if not isinstance(sym, sp.Symbol) or not isinstance(dom, sp.Set):
             raise TypeError(f"domain must map SymPy symbols to SymPy sets, got {sym!r}: {dom!r}")
+    op, lhs, rhs = _relation(relation)
+    if lhs is sp.true:
+        return "SymPy evaluates the relation to True"
     if op == "==":
         gap = _assumed(sp.sympify(lhs) - sp.sympify(rhs), domain)
         for how, form in _zero_forms(gap):
@@ -219,7 +222,9 @@ def prove(relation: Any, domain: dict | None = None) -> str:
     )
 
 
-def _prove_legacy(lhs: Any, rhs: Any = 0, relation: Relation = "==", domain: dict | None = None) -> str:
+def _prove_legacy(
+    lhs: Any, rhs: Any = 0, relation: Relation = "==", domain: dict | None = None
+) -> str:
     """Prove ``lhs <relation> rhs`` with SymPy and return how it was proved.
 
     * ``==``: ``lhs - rhs`` must simplify to exactly 0 (several simplification
@@ -253,7 +258,9 @@ def _prove_legacy(lhs: Any, rhs: Any = 0, relation: Relation = "==", domain: dic
         if ok:
             return "sign from the domain assumptions"
         if ok is False and not form.free_symbols:
-            raise ClaimError(f"the gap {relation} evaluates to {_short(form)}, so the inequality is false")
+            raise ClaimError(
+                f"the gap {relation} evaluates to {_short(form)}, so the inequality is false"
+            )
     free = sorted(gap.free_symbols, key=lambda s: s.name)
     if len(free) == 1:
         sym = free[0]
@@ -267,7 +274,6 @@ def _prove_legacy(lhs: Any, rhs: Any = 0, relation: Relation = "==", domain: dic
         "SymPy could not prove the inequality; reduce it to one symbol on an interval "
         f"(gap = {_short(sp.simplify(gap), 200)})"
     )
-
 
 
 class Ledger:
@@ -295,7 +301,9 @@ class Ledger:
     def _source(self, source: str | None) -> str:
         if source is None:
             if not self._cited:
-                raise TypeError("source is missing: pass source='article eq. (7)' (or 'ours'), or wrap the claims in `with ledger.cite(...)`")
+                raise TypeError(
+                    "source is missing: pass source='article eq. (7)' (or 'ours'), or wrap the claims in `with ledger.cite(...)`"
+                )
             return self._cited[-1]
         _require_text("source", source)
         return source
@@ -304,7 +312,11 @@ class Ledger:
     def _add(self, **fields: Any) -> None:
         claim = Claim(chapter=self.chapter, number=len(self.claims) + 1, **fields)
         self.claims.append(claim)
-        detail = claim.ours if claim.kind != "reported" else f"ours {claim.ours}, article {claim.expected}"
+        detail = (
+            claim.ours
+            if claim.kind != "reported"
+            else f"ours {claim.ours}, article {claim.expected}"
+        )
         print(f"{claim.verdict.split()[0]} {claim.label} {claim.statement}: {detail}")
 
     def _fail(self, statement: str, source: str, detail: str) -> ClaimError:
@@ -312,29 +324,50 @@ class Ledger:
         return ClaimError(f"Claim {label} failed: {statement!r} (source: {source}): {detail}")
 
     # ---- the kinds of claim -------------------------------------------------------------------
-    def prove(self, statement: str, relation: Any, *, domain: dict | None = None, source: str | None = None) -> None:
+    def prove(
+        self,
+        statement: str,
+        relation: Any,
+        *,
+        domain: dict | None = None,
+        source: str | None = None,
+    ) -> None:
         """A SymPy relation, proved exactly: ``ledger.prove("…", sp.Eq(lhs, rhs))``, ``lhs <= rhs``.
 
         ``domain`` maps symbols to sets (``{x: sp.Interval.open(0, sp.oo)}``); see :func:`prove`.
         """
         _require_text("statement", statement)
         source = self._source(source)
-        op, lhs, rhs = _relation(relation)
+        op, lhs, rhs = ("==", sp.false, sp.true) if relation is sp.false else _relation(relation)
         try:
             how = prove(relation, domain)
         except ClaimError as exc:
-            raise self._fail(statement, source, f"expected lhs {_SHOWN[op]} rhs with rhs = {_short(rhs)}; {exc}") from None
+            raise self._fail(
+                statement, source, f"expected lhs {_SHOWN[op]} rhs with rhs = {_short(rhs)}; {exc}"
+            ) from None
         where = ""
         if domain:
             where = " for " + ", ".join(f"{s} ∈ {d}" for s, d in domain.items())
         expected = "true" if lhs is sp.true else f"{_SHOWN[op]} {_short(rhs, 40)}"
         self._add(
-            statement=statement, source=source, kind="symbolic", expected=expected + where,
-            ours=f"proved: {how}", tolerance="exact", verdict=HOLDS,
+            statement=statement,
+            source=source,
+            kind="symbolic",
+            expected=expected + where,
+            ours=f"proved: {how}",
+            tolerance="exact",
+            verdict=HOLDS,
         )
 
     def approx(
-        self, statement: str, ours: Any, expected: Any, *, rtol: float = 0.0, atol: float = 0.0, source: str | None = None
+        self,
+        statement: str,
+        ours: Any,
+        expected: Any,
+        *,
+        rtol: float = 0.0,
+        atol: float = 0.0,
+        source: str | None = None,
     ) -> None:
         """``|ours − expected| ≤ atol + rtol·|expected|``, element by element for arrays.
 
@@ -349,14 +382,18 @@ class Ledger:
         if rtol >= 1:
             raise ValueError(f"rtol must be < 1 (a 100% tolerance cannot fail), got {rtol}")
         if rtol == 0 and atol == 0:
-            raise ValueError("approx needs a tolerance: give rtol or atol (use ledger.bound(..., '==', ...) for exact equality)")
+            raise ValueError(
+                "approx needs a tolerance: give rtol or atol (use ledger.bound(..., '==', ...) for exact equality)"
+            )
         got, want = _as_array("ours", ours), _as_array("expected", expected)
         if not np.all(np.isfinite(want)):
             raise ValueError(f"expected must be finite, got {expected!r}")
         try:
             got, want = np.broadcast_arrays(got, want)
         except ValueError:
-            raise ValueError(f"ours (shape {got.shape}) and expected (shape {want.shape}) do not broadcast together") from None
+            raise ValueError(
+                f"ours (shape {got.shape}) and expected (shape {want.shape}) do not broadcast together"
+            ) from None
         allowed = atol + rtol * np.abs(want)
         excess = np.where(np.isfinite(got), np.abs(got - want) - allowed, np.inf)
         worst = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.ndim else ()
@@ -364,7 +401,8 @@ class Ledger:
         tolerance = f"± {a:.2g}" + (f" ({rtol:.2g} relative)" if rtol else "")
         if not excess[worst] <= 0:
             raise self._fail(
-                statement, source,
+                statement,
+                source,
                 f"expected {_fmt(w)} ± {a:.3g}{_where(worst, got.size)}, got {_fmt(g)} (off by {abs(g - w):.3g})",
             )
         if got.size == 1:
@@ -373,11 +411,18 @@ class Ledger:
             shown_expected = f"{got.size} values {tolerance}"
             shown_ours = f"worst{_where(worst, got.size)}: {_fmt(g)} vs {_fmt(w)}"
         self._add(
-            statement=statement, source=source, kind="numeric", expected=shown_expected,
-            ours=shown_ours, tolerance=tolerance, verdict=REPRODUCED,
+            statement=statement,
+            source=source,
+            kind="numeric",
+            expected=shown_expected,
+            ours=shown_ours,
+            tolerance=tolerance,
+            verdict=REPRODUCED,
         )
 
-    def bound(self, statement: str, ours: Any, op: str, limit: Any, *, source: str | None = None) -> None:
+    def bound(
+        self, statement: str, ours: Any, op: str, limit: Any, *, source: str | None = None
+    ) -> None:
         """``ours <op> limit`` with ``op`` one of ``"<", "<=", ">", ">=", "=="``, for every entry.
 
         ``"=="`` asks for exact equality (counts, integers); a failure reports the worst entry.
@@ -391,28 +436,47 @@ class Ledger:
         try:
             got, lim = np.broadcast_arrays(got, lim)
         except ValueError:
-            raise ValueError(f"ours (shape {got.shape}) and limit (shape {lim.shape}) do not broadcast together") from None
+            raise ValueError(
+                f"ours (shape {got.shape}) and limit (shape {lim.shape}) do not broadcast together"
+            ) from None
         with np.errstate(invalid="ignore"):
-            ok = {"==": got == lim, "<": got < lim, "<=": got <= lim, ">": got > lim, ">=": got >= lim}[op]
+            ok = {
+                "==": got == lim,
+                "<": got < lim,
+                "<=": got <= lim,
+                ">": got > lim,
+                ">=": got >= lim,
+            }[op]
             ok &= np.isfinite(got)
             # the entry nearest to breaking the bound (or breaking it most)
-            margin = {"==": -np.abs(got - lim), "<": lim - got, "<=": lim - got, ">": got - lim, ">=": got - lim}[op]
+            margin = {
+                "==": -np.abs(got - lim),
+                "<": lim - got,
+                "<=": lim - got,
+                ">": got - lim,
+                ">=": got - lim,
+            }[op]
         margin = np.where(ok, margin, -np.inf)
         worst = np.unravel_index(int(np.argmin(margin)), margin.shape) if margin.ndim else ()
         g, b = float(got[worst]), float(lim[worst])
         if not ok.all():
             bad = np.unravel_index(int(np.argmin(np.where(ok, 1, 0))), ok.shape) if ok.ndim else ()
             raise self._fail(
-                statement, source,
+                statement,
+                source,
                 f"expected a value {_SHOWN[op]} {_fmt(float(lim[bad]))}, got {_fmt(float(got[bad]))}{_where(bad, got.size)}",
             )
         shown = f"{_SHOWN[op]} {_fmt(b)}"
         if got.size > 1:
             shown = f"all {got.size} values {shown}"
         self._add(
-            statement=statement, source=source, kind="numeric", expected=shown,
+            statement=statement,
+            source=source,
+            kind="numeric",
+            expected=shown,
             ours=_fmt(g) if got.size == 1 else f"nearest{_where(worst, got.size)}: {_fmt(g)}",
-            tolerance="exact" if op == "==" else "bound", verdict=REPRODUCED,
+            tolerance="exact" if op == "==" else "bound",
+            verdict=REPRODUCED,
         )
 
     def true(self, statement: str, condition: Any, *, source: str | None = None) -> None:
@@ -429,15 +493,25 @@ class Ledger:
             )
         if not arr.all():
             bad = np.argwhere(~arr)
-            where = "" if arr.ndim == 0 else f" at {len(bad)} of {arr.size} entries (first: index {tuple(bad[0]) if arr.ndim > 1 else int(bad[0][0])})"
+            where = (
+                ""
+                if arr.ndim == 0
+                else f" at {len(bad)} of {arr.size} entries (first: index {tuple(bad[0]) if arr.ndim > 1 else int(bad[0][0])})"
+            )
             raise self._fail(statement, source, f"the condition is False{where}")
         self._add(
-            statement=statement, source=source, kind="numeric",
+            statement=statement,
+            source=source,
+            kind="numeric",
             expected="true" if arr.size == 1 else f"true for all {arr.size}",
-            ours="true", tolerance="exact", verdict=REPRODUCED,
+            ours="true",
+            tolerance="exact",
+            verdict=REPRODUCED,
         )
 
-    def beside(self, statement: str, ours: Any, article: Any, *, why: str, source: str | None = None) -> None:
+    def beside(
+        self, statement: str, ours: Any, article: Any, *, why: str, source: str | None = None
+    ) -> None:
         """Show the article's number beside ours where the settings differ too much to check.
 
         ``why`` says what differs (data set, model size, budget). The row is listed in the
@@ -449,8 +523,13 @@ class Ledger:
         ours_text = ours if isinstance(ours, str) else _fmt(_as_float("ours", ours))
         article_text = article if isinstance(article, str) else _fmt(_as_float("article", article))
         self._add(
-            statement=statement, source=source, kind="reported", expected=article_text,
-            ours=ours_text, tolerance=why, verdict=CONTEXT,
+            statement=statement,
+            source=source,
+            kind="reported",
+            expected=article_text,
+            ours=ours_text,
+            tolerance=why,
+            verdict=CONTEXT,
         )
 
     # ---- legacy kinds (removed once every chapter uses the kinds above) ----
@@ -474,7 +553,11 @@ class Ledger:
         try:
             how = _prove_legacy(lhs, rhs, relation, domain)
         except ClaimError as exc:
-            raise self._fail(statement, source, f"expected lhs {relation} rhs with rhs = {_short(sp.sympify(rhs))}; {exc}") from None
+            raise self._fail(
+                statement,
+                source,
+                f"expected lhs {relation} rhs with rhs = {_short(sp.sympify(rhs))}; {exc}",
+            ) from None
         where = ""
         if domain:
             where = " for " + ", ".join(f"{s} ∈ {d}" for s, d in domain.items())
@@ -519,7 +602,9 @@ class Ledger:
             raise ValueError(f"expected must be finite, got {expected!r}")
         if relation == "≈":
             if rtol == 0 and atol == 0:
-                raise ValueError("relation '≈' needs a tolerance: give rtol or atol (or use relation '==')")
+                raise ValueError(
+                    "relation '≈' needs a tolerance: give rtol or atol (or use relation '==')"
+                )
             allowed = atol + rtol * abs(target)
             ok = math.isfinite(value) and abs(value - target) <= allowed
             tolerance = f"± {allowed:.2g}" + (f" ({rtol:.2g} relative)" if rtol else "")
@@ -527,7 +612,13 @@ class Ledger:
         else:
             if rtol or atol:
                 raise ValueError(f"relation {relation!r} is a bound; rtol/atol apply only to '≈'")
-            ops = {"==": value == target, "<": value < target, "<=": value <= target, ">": value > target, ">=": value >= target}
+            ops = {
+                "==": value == target,
+                "<": value < target,
+                "<=": value <= target,
+                ">": value > target,
+                ">=": value >= target,
+            }
             ok = math.isfinite(value) and ops[relation]
             tolerance = "exact" if relation == "==" else "bound"
             detail = f"expected a value {relation} {_fmt(target)}, got {_fmt(value)}"
@@ -555,7 +646,9 @@ class Ledger:
         _require_text("source", source)
         _require_text("why", why)
         ours_text = _fmt(_as_float("ours", ours)) if not isinstance(ours, str) else ours
-        article_text = _fmt(_as_float("article", article)) if not isinstance(article, str) else article
+        article_text = (
+            _fmt(_as_float("article", article)) if not isinstance(article, str) else article
+        )
         self._add(
             statement=statement,
             source=source,
@@ -586,18 +679,27 @@ class Ledger:
     def to_text(self) -> str:
         """The ledger as plain text (terminals, logs)."""
         lines = [self.summary()]
-        lines += [f"{c.label:>6}  {c.verdict:<24} {c.statement}  [{c.source}]  expected {c.expected}; ours {c.ours}" for c in self.claims]
+        lines += [
+            f"{c.label:>6}  {c.verdict:<24} {c.statement}  [{c.source}]  expected {c.expected}; ours {c.ours}"
+            for c in self.claims
+        ]
         return "\n".join(lines)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
         data = {"text/html": self.to_html(), "text/plain": self.to_text()}
-        meta = {METADATA_KEY: {"ledger": {"chapter": self.chapter, "title": self.title, "claims": self.records()}}}
+        meta = {
+            METADATA_KEY: {
+                "ledger": {"chapter": self.chapter, "title": self.title, "claims": self.records()}
+            }
+        }
         return data, meta
 
     def show(self) -> None:
         """Display the table; the records travel in the output metadata for the report."""
         if not self.claims:
-            raise ValueError(f"the ledger of chapter {self.chapter} is empty: record claims before showing it")
+            raise ValueError(
+                f"the ledger of chapter {self.chapter} is empty: record claims before showing it"
+            )
         from IPython.display import display
 
         display(self)
@@ -611,12 +713,16 @@ def claims_table_html(records: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("#", "claim", "source", "expected", "ours", "verdict"))
     rows = []
     for c in records:
-        expected = c["expected"] if c["kind"] != "reported" else f"{c['expected']} (article; {c['tolerance']})"
+        expected = (
+            c["expected"]
+            if c["kind"] != "reported"
+            else f"{c['expected']} (article; {c['tolerance']})"
+        )
         cells = (c["number"], c["statement"], c["source"], expected, c["ours"], c["verdict"])
         rows.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
     return (
         f'<div class="kexue-scroll"><table class="kexue-ledger-table"><thead><tr>{head}</tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody></table></div>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 

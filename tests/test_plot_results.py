@@ -38,9 +38,16 @@ def test_comparison_table_escapes():
 
 def test_results_round_trip(tmp_path):
     assert results.load("12", folder=tmp_path) is None
-    path = results.save("12", {"acc": 0.9, "per": [1, 2]}, profile="full", seed=0, seconds=12.34, folder=tmp_path)
+    path = results.save(
+        "12", {"acc": 0.9, "per": [1, 2]}, profile="full", seed=0, seconds=12.34, folder=tmp_path
+    )
     rec = json.loads(path.read_text())
-    assert rec["metrics"]["acc"] == 0.9 and rec["seconds"] == 12.3 and "torch" in rec and "device" in rec
+    assert (
+        rec["metrics"]["acc"] == 0.9
+        and rec["seconds"] == 12.3
+        and "torch" in rec
+        and "device" in rec
+    )
     assert results.load("12", "full", folder=tmp_path)["metrics"]["per"] == [1, 2]
 
 
@@ -55,7 +62,9 @@ def test_results_errors(tmp_path):
 
 def test_full_column(tmp_path):
     assert results.full_column("16", folder=tmp_path) == ({}, "full run (not recorded yet)")
-    results.save("16", {"train_len": 64, "acc": 0.9}, profile="full", seed=0, seconds=1.0, folder=tmp_path)
+    results.save(
+        "16", {"train_len": 64, "acc": 0.9}, profile="full", seed=0, seconds=1.0, folder=tmp_path
+    )
     record = results.load("16", folder=tmp_path)
     metrics, header = results.full_column("16", "L = {train_len}", folder=tmp_path)
     assert metrics == {"train_len": 64, "acc": 0.9}

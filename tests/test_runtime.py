@@ -1,3 +1,4 @@
+import json
 import random
 
 import numpy as np
@@ -26,7 +27,9 @@ def test_ci_false_does_not_count(monkeypatch):
     assert runtime.profile() == "full"
 
 
-@pytest.mark.parametrize("value, expected", [("smoke", "smoke"), ("FULL", "full"), (" full ", "full")])
+@pytest.mark.parametrize(
+    "value, expected", [("smoke", "smoke"), ("FULL", "full"), (" full ", "full")]
+)
 def test_env_overrides_everything(monkeypatch, value, expected):
     monkeypatch.setenv("CI", "1")
     monkeypatch.setenv("KEXUE_PROFILE", value)
@@ -68,23 +71,71 @@ def test_setup_prints_profile_device_and_time(monkeypatch, capsys):
 
 
 def test_setup_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="chapter"):
+    with pytest.raises(TypeError, match="chapter"):
         runtime.setup("", smoke_seconds=1, full_seconds=1)
+    with pytest.raises(TypeError, match="chapter"):
+        runtime.setup(12, smoke_seconds=1, full_seconds=1)
+    with pytest.raises(ValueError, match="chapter='41'"):
+        runtime.setup("41", smoke_seconds=1, full_seconds=1)
     with pytest.raises(ValueError, match="smoke_seconds"):
         runtime.setup("1", smoke_seconds=0, full_seconds=1)
 
 
+def _chapter(profile: str, tmp_path=None) -> runtime.Chapter:
+    return runtime.Chapter("06", profile, torch.device("cpu"), 0, results_dir=tmp_path)
+
+
 def test_dataset_choice_and_override(monkeypatch):
-    monkeypatch.setenv("KEXUE_PROFILE", "full")
-    run = runtime.Session("6", "full", torch.device("cpu"), 0)
+    run = _chapter("full")
     assert run.dataset(smoke="mnist-5k", full="mnist") == "mnist"
     monkeypatch.setenv("KEXUE_FULL_DATA", "fashion-mnist")
     assert run.dataset(smoke="mnist-5k", full="mnist") == "fashion-mnist"
     monkeypatch.setenv("KEXUE_FULL_DATA", "imagenet")
     with pytest.raises(ValueError, match="KEXUE_FULL_DATA"):
         run.dataset(smoke="mnist-5k", full="mnist")
-    smoke = runtime.Session("6", "smoke", torch.device("cpu"), 0)
-    assert smoke.dataset(smoke="mnist-5k", full="mnist") == "mnist-5k"
+    assert _chapter("smoke").dataset(smoke="mnist-5k", full="mnist") == "mnist-5k"
+
+
+def test_the_context_names_the_chapter_and_titles_its_ledger(monkeypatch):
+    monkeypatch.setenv("KEXUE_PROFILE", "smoke")
+    run = runtime.setup("6", smoke_seconds=1, full_seconds=1)
+    assert run.chapter == "06" and run.ledger is run.ledger
+    assert run.ledger.chapter == "06" and run.ledger.title == runtime.chapter_info("06")["title"]
+    assert "VQ-VAE" in run.title
+
+
+def test_seed_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("KEXUE_PROFILE", "smoke")
+    monkeypatch.setenv("KEXUE_SEED", "4")
+    assert runtime.setup("12", smoke_seconds=1, full_seconds=1).seed == 4
+    assert runtime.setup("12", smoke_seconds=1, full_seconds=1, seed=2).seed == 2
+    monkeypatch.setenv("KEXUE_SEED", "-1")
+    with pytest.raises(ValueError, match="KEXUE_SEED"):
+        runtime.setup("12", smoke_seconds=1, full_seconds=1)
+
+
+def test_timed_blocks_are_kept_for_the_record(tmp_path):
+    run = _chapter("full", tmp_path)
+    with run.timed("training") as t:
+        sum(range(1000))
+    assert t.seconds > 0 and run.timings == {"training": t.seconds}
+    with pytest.raises(ValueError, match="name"):
+        with run.timed(""):
+            pass
+
+
+def test_save_writes_only_under_full(tmp_path):
+    assert _chapter("smoke", tmp_path).save({"accuracy": 0.9}) is None
+    assert not list(tmp_path.iterdir())
+    run = _chapter("full", tmp_path)
+    with run.timed("fit"):
+        pass
+    path = run.save({"accuracy": 0.9})
+    assert path == tmp_path / "06-full.json"
+    metrics, header = run.full_column()
+    assert metrics == {"accuracy": 0.9} and header.startswith("full run (")
+    record = json.loads(path.read_text())
+    assert record["chapter"] == "06" and record["seed"] == 0 and "fit" in record["timings"]
 
 
 def test_in_book_build(monkeypatch):

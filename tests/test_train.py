@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from kexue_lab.train import History, batch_indices, fit
+from kexue_lab.train import History, batch_indices, classification_loss, fit
 
 
 def _regression(seed=0):
@@ -20,8 +20,17 @@ def test_fit_learns_linear_regression_and_records_metrics():
     torch.manual_seed(0)
     x, y = _regression()
     model = torch.nn.Linear(3, 1)
-    hist = fit(model, _mse, x, y, epochs=60, batch_size=32, lr=0.05, seed=0,
-               eval_fn=lambda m: {"val": float(((m(x).squeeze(-1) - y) ** 2).mean())})
+    hist = fit(
+        model,
+        _mse,
+        x,
+        y,
+        epochs=60,
+        batch_size=32,
+        lr=0.05,
+        seed=0,
+        eval_fn=lambda m: {"val": float(((m(x).squeeze(-1) - y) ** 2).mean())},
+    )
     assert len(hist["loss"]) == 60 and len(hist["abs"]) == 60 and len(hist["val"]) == 60
     assert hist.last("val") < 1e-3 < hist["loss"][0]
     assert hist.seconds > 0
@@ -117,3 +126,50 @@ def test_fit_can_hide_its_progress_bar(capsys, monkeypatch):
     assert "hidden-bar" not in capsys.readouterr().err
     fit(model, _mse, x, y, epochs=2, batch_size=64, desc="shown-bar")
     assert "shown-bar" in capsys.readouterr().err
+
+
+def test_grid_is_the_product_of_named_axes():
+    from kexue_lab.train import grid
+
+    assert grid(lr=[0.1, 1.0], norm=["none", "pre"]) == [
+        {"lr": 0.1, "norm": "none"},
+        {"lr": 0.1, "norm": "pre"},
+        {"lr": 1.0, "norm": "none"},
+        {"lr": 1.0, "norm": "pre"},
+    ]
+    with pytest.raises(ValueError, match="lr"):
+        grid(lr=[])
+    with pytest.raises(ValueError, match="axis"):
+        grid()
+
+
+def test_sweep_records_divergence_instead_of_raising():
+    from kexue_lab.train import sweep
+
+    def run_one(lr: float) -> float:
+        if lr > 1:
+            raise FloatingPointError("the loss became inf")
+        return 1.0 / lr if lr > 0.5 else float("nan")
+
+    points = sweep([{"lr": 0.1}, {"lr": 0.8}, {"lr": 2.0}], run_one)
+    assert [p.diverged for p in points] == [True, False, True]
+    assert points[1].result == 1.25 and "inf" in points[2].error
+    with pytest.raises(ValueError, match="settings"):
+        sweep([], run_one)
+    with pytest.raises(TypeError, match="run_one"):
+        sweep([{"lr": 1}], 3)
+    with pytest.raises(ZeroDivisionError):  # other errors are real errors
+        sweep([{"lr": 0}], lambda lr: 1 / lr)
+
+
+def test_fit_takes_device_and_seed_from_the_chapter_context():
+    from kexue_lab.runtime import Chapter
+
+    x, y = torch.randn(64, 3), torch.randint(0, 2, (64,))
+    runs = []
+    for seed in (5, 5):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 2)
+        run = Chapter("12", "smoke", torch.device("cpu"), seed)
+        runs.append(fit(model, classification_loss, x, y, epochs=2, batch_size=16, run=run)["loss"])
+    assert runs[0] == runs[1]

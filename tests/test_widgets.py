@@ -10,7 +10,14 @@ from kexue_lab import widgets as w
 def _view(a=1.0, kind="sin"):
     x = np.linspace(0, 1, 11)
     y = np.sin(a * x) if kind == "sin" else np.cos(a * x)
-    return w.View([w.Panel([w.Curve(x, y, "curve")], title="t", xlabel="x", ylabel="y", vlines=[(0.5, "mid")])], readout=f"a={a}")
+    return w.View(
+        [
+            w.Panel(
+                [w.Curve(x, y, "curve")], title="t", xlabel="x", ylabel="y", vlines=[(0.5, "mid")]
+            )
+        ],
+        readout=f"a={a}",
+    )
 
 
 def test_slider_grid_default_and_include():
@@ -18,16 +25,23 @@ def test_slider_grid_default_and_include():
     assert c.values[0] == 0.0 and c.values[-1] == 1.0 and 0.3 in c.values and 0.77 in c.values
     assert c.default == 0.3
     log = w.slider("m", 8, 1024, steps=8, log=True, integer=True)
-    assert log.values[0] == 8 and log.values[-1] == 1024 and all(isinstance(v, int) for v in log.values)
+    assert (
+        log.values[0] == 8
+        and log.values[-1] == 1024
+        and all(isinstance(v, int) for v in log.values)
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(name="1a", lo=0, hi=1), "identifier"),
-    (dict(name="a", lo=1, hi=0), "lo must be < hi"),
-    (dict(name="a", lo=0, hi=1, steps=1), "steps"),
-    (dict(name="a", lo=0, hi=1, log=True), "log slider"),
-    (dict(name="a", lo=0, hi=1, default=2), "must lie in"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(name="1a", lo=0, hi=1), "identifier"),
+        (dict(name="a", lo=1, hi=0), "lo must be < hi"),
+        (dict(name="a", lo=0, hi=1, steps=1), "steps"),
+        (dict(name="a", lo=0, hi=1, log=True), "log slider"),
+        (dict(name="a", lo=0, hi=1, default=2), "must lie in"),
+    ],
+)
 def test_slider_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         w.slider(**kwargs)
@@ -72,7 +86,9 @@ def test_grid_size_is_limited():
 
 
 def test_static_html_embeds_every_frame():
-    ex = w.explore(_view, w.slider("a", 0.5, 2.0, steps=4), w.choice("kind", ["sin", "cos"]), title="demo")
+    ex = w.explore(
+        _view, w.slider("a", 0.5, 2.0, steps=4), w.choice("kind", ["sin", "cos"]), title="demo"
+    )
     html = ex.static_html()
     payload = json.loads(re.search(r"var D = (\{.*?\});\n", html, re.S).group(1))
     assert len(payload["frames"]) == 8 and "0-1" in payload["frames"]

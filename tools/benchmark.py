@@ -29,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import book  # noqa: E402
 
 
-def reference_vq(z: torch.Tensor, codebook: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def reference_vq(
+    z: torch.Tensor, codebook: torch.Tensor, beta: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The textbook VQ step: broadcast (z − e)², argmin, gather, straight-through, two losses."""
     flat = z.reshape(-1, z.shape[-1])
     dist = ((flat[:, None, :] - codebook[None, :, :]) ** 2).sum(-1)
@@ -77,15 +79,25 @@ def vq_benchmark(device: torch.device, n: int, dim: int, num_codes: int, repeats
         fn()
     t_ours, t_ref = _time(ours, repeats, device), _time(ref, repeats, device)
     return {
-        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
-        "n": n, "dim": dim, "num_codes": num_codes,
-        "ours_vectors_per_s": n / t_ours, "reference_vectors_per_s": n / t_ref, "speedup": t_ref / t_ours,
-        "same_codes_fraction": same_codes, "max_abs_diff_z_q": max_dz, "loss_gap": loss_gap,
+        "device": torch.cuda.get_device_name(0)
+        if device.type == "cuda"
+        else f"cpu ({torch.get_num_threads()} threads)",
+        "n": n,
+        "dim": dim,
+        "num_codes": num_codes,
+        "ours_vectors_per_s": n / t_ours,
+        "reference_vectors_per_s": n / t_ref,
+        "speedup": t_ref / t_ours,
+        "same_codes_fraction": same_codes,
+        "max_abs_diff_z_q": max_dz,
+        "loss_gap": loss_gap,
     }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--vq-only", action="store_true")
     ap.add_argument("--notebooks-only", action="store_true")
     ap.add_argument("--out", default="_build/benchmark.json")
@@ -97,15 +109,23 @@ def main() -> None:
         report["notebooks_smoke_seconds"] = book.execute(stage, jobs=1)
     if not args.notebooks_only:
         rows = []
-        devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+        devices = [torch.device("cpu")] + (
+            [torch.device("cuda")] if torch.cuda.is_available() else []
+        )
         for device in devices:
-            for n, dim, k in [(4096, 64, 512), (16384, 64, 512)] + ([(65536, 64, 512), (262144, 64, 1024)] if device.type == "cuda" else []):
+            for n, dim, k in [(4096, 64, 512), (16384, 64, 512)] + (
+                [(65536, 64, 512), (262144, 64, 1024)] if device.type == "cuda" else []
+            ):
                 rows.append(vq_benchmark(device, n, dim, k))
         report["vector_quantizer"] = rows
-        print(f"\n{'device':<28}{'N':>8}{'d':>5}{'K':>6}{'ours vec/s':>14}{'reference vec/s':>17}{'speed-up':>10}{'same codes':>12}")
+        print(
+            f"\n{'device':<28}{'N':>8}{'d':>5}{'K':>6}{'ours vec/s':>14}{'reference vec/s':>17}{'speed-up':>10}{'same codes':>12}"
+        )
         for r in rows:
-            print(f"{r['device']:<28}{r['n']:>8}{r['dim']:>5}{r['num_codes']:>6}{r['ours_vectors_per_s']:>14.3g}"
-                  f"{r['reference_vectors_per_s']:>17.3g}{r['speedup']:>9.1f}×{r['same_codes_fraction']:>12.4f}")
+            print(
+                f"{r['device']:<28}{r['n']:>8}{r['dim']:>5}{r['num_codes']:>6}{r['ours_vectors_per_s']:>14.3g}"
+                f"{r['reference_vectors_per_s']:>17.3g}{r['speedup']:>9.1f}×{r['same_codes_fraction']:>12.4f}"
+            )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

@@ -3,6 +3,7 @@
     python tools/book.py build [--strict] [--jobs N]   # the book  -> _build/html/index.html
     python tools/book.py student [--strict]            # student edition -> _build/student/
     python tools/book.py check-clean                   # fail if a notebook in git holds outputs
+    python tools/book.py full NN [NN …]                # full profiles without a kernel (GPU machine)
 
 ``build`` works on a staged copy (``_stage/``), so the notebooks in ``book/``
 never receive outputs:
@@ -37,9 +38,15 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
-import yaml
+if __name__ == "__main__" and sys.argv[1:2] == ["full"]:
+    # the GPU machine has neither PyYAML nor Jupyter: `full` needs none of what follows
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import fullrun
+
+    sys.exit(fullrun.main(sys.argv[2:]))
+
+import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import catalog  # noqa: E402
@@ -50,7 +57,14 @@ ROOT = catalog.ROOT
 BUILD = ROOT / "_build"
 STAGE = ROOT / "_stage"
 STUDENT_STAGE = ROOT / "_stage_student"
-MATHJAX_PARTS = ["tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y", "adaptors"]
+MATHJAX_PARTS = [
+    "tex-chtml.js",
+    "output/chtml/fonts/woff-v2",
+    "input/tex/extensions",
+    "ui",
+    "a11y",
+    "adaptors",
+]
 
 
 def log(msg: str) -> None:
@@ -94,7 +108,9 @@ def vendor(dest: Path) -> None:
     target = dest / "_vendor" / "vendor"
     spec = importlib.util.find_spec("mathjax")
     if spec is None or spec.submodule_search_locations is None:
-        raise SystemExit("MathJax is missing: pip install -r requirements.txt (package django-static-mathjax)")
+        raise SystemExit(
+            "MathJax is missing: pip install -r requirements.txt (package django-static-mathjax)"
+        )
     es5 = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
     for part in MATHJAX_PARTS:
         src, dst = es5 / part, target / "mathjax" / part
@@ -102,7 +118,9 @@ def vendor(dest: Path) -> None:
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
     import plotly
 
-    shutil.copy2(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", target / "plotly.min.js")
+    shutil.copy2(
+        Path(plotly.__file__).parent / "package_data" / "plotly.min.js", target / "plotly.min.js"
+    )
 
 
 def stage(dest: Path, *, student: bool = False, only: set[int] | None = None) -> None:
@@ -125,7 +143,9 @@ def stage(dest: Path, *, student: bool = False, only: set[int] | None = None) ->
     config["execute"]["execute_notebooks"] = "off"
     if student:
         config["title"] = f"{config['title']} (student edition)"
-    (dest / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (dest / "_config.yml").write_text(
+        yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     vendor(dest)
     if student:
         for nb_path in chapter_notebooks(dest):
@@ -164,12 +184,28 @@ def _unlink_chapters_outside(dest: Path, only: set[int]) -> None:
 
 
 # ---- execute --------------------------------------------------------------------------------------
-def execute(dest: Path, *, jobs: int = 1, profile: str = "smoke", offline: bool = True, timeout: int = 300) -> dict[str, float]:
+def execute(
+    dest: Path, *, jobs: int = 1, profile: str = "smoke", offline: bool = True, timeout: int = 300
+) -> dict[str, float]:
     """Run every chapter notebook of ``dest`` once with nbmake; return seconds per notebook."""
     notebooks = chapter_notebooks(dest)
     junit = dest / "nbmake-junit.xml"
-    cmd = [sys.executable, "-m", "pytest", "--nbmake", f"--nbmake-timeout={timeout}", "--overwrite", "-p", "no:cacheprovider",
-           "-q", "--durations=0", f"--junitxml={junit}", "--rootdir", str(dest), *map(str, notebooks)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbmake",
+        f"--nbmake-timeout={timeout}",
+        "--overwrite",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--durations=0",
+        f"--junitxml={junit}",
+        "--rootdir",
+        str(dest),
+        *map(str, notebooks),
+    ]
     if jobs > 1:
         cmd[3:3] = ["-n", str(jobs)]
     if offline:
@@ -177,7 +213,9 @@ def execute(dest: Path, *, jobs: int = 1, profile: str = "smoke", offline: bool 
     env = dict(os.environ, KEXUE_BOOK="1", KEXUE_PROFILE=profile, PYTHONHASHSEED="0")
     if jobs > 1:
         env.setdefault("OMP_NUM_THREADS", "1")
-    log(f"executing {len(notebooks)} notebooks ({profile} profile, {jobs} at a time, network {'off' if offline else 'on'})")
+    log(
+        f"executing {len(notebooks)} notebooks ({profile} profile, {jobs} at a time, network {'off' if offline else 'on'})"
+    )
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=dest, env=env)
     wall = time.perf_counter() - start
@@ -189,7 +227,11 @@ def execute(dest: Path, *, jobs: int = 1, profile: str = "smoke", offline: bool 
         print(f"  {name:<{width}}  {secs:6.1f} s{flag}")
     print(f"  {'total (wall clock)':<{width}}  {wall:6.1f} s\n", flush=True)
     BUILD.mkdir(exist_ok=True)
-    (BUILD / "timings.json").write_text(json.dumps({"profile": profile, "jobs": jobs, "wall_seconds": wall, "notebooks": timings}, indent=1))
+    (BUILD / "timings.json").write_text(
+        json.dumps(
+            {"profile": profile, "jobs": jobs, "wall_seconds": wall, "notebooks": timings}, indent=1
+        )
+    )
     if proc.returncode != 0:
         raise SystemExit(f"notebook execution failed (pytest exit code {proc.returncode})")
     return timings
@@ -199,7 +241,10 @@ def _junit_times(path: Path) -> dict[str, float]:
     """Seconds per notebook from pytest's JUnit XML (nbmake names each test after its notebook)."""
     if not path.exists():
         return {}
-    return {case.get("name", "?"): float(case.get("time", 0)) for case in ET.parse(path).getroot().iter("testcase")}
+    return {
+        case.get("name", "?"): float(case.get("time", 0))
+        for case in ET.parse(path).getroot().iter("testcase")
+    }
 
 
 # ---- report ---------------------------------------------------------------------------------------
@@ -219,12 +264,17 @@ def report(dest: Path) -> Path:
     import torch
 
     by_stem = {c.stem: c for c in catalog.load()[1]}
-    sections, totals = [], {"claims": 0, "✓ holds": 0, "✓ reproduced": 0, "· beside (not checked)": 0}
+    sections, totals = (
+        [],
+        {"claims": 0, "✓ holds": 0, "✓ reproduced": 0, "· beside (not checked)": 0},
+    )
     for nb_path in chapter_notebooks(dest):
         c = by_stem[nb_path.relative_to(dest).with_suffix("").as_posix()]
         found = ledgers(nb_path)
         if not any(ledger.get("claims") for ledger in found):
-            raise SystemExit(f"{c.stem}.ipynb shows no claim ledger (call ledger.show() at the end of the chapter)")
+            raise SystemExit(
+                f"{c.stem}.ipynb shows no claim ledger (call ledger.show() at the end of the chapter)"
+            )
         claims = [claim for ledger in found for claim in ledger["claims"]]
         counts = {k: sum(cl["verdict"] == k for cl in claims) for k in totals if k != "claims"}
         totals["claims"] += len(claims)
@@ -237,7 +287,8 @@ def report(dest: Path) -> Path:
             f"{counts['✓ reproduced']} reproduced, {counts['· beside (not checked)']} shown beside the article.\n\n{table}"
         )
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    page = f"""# Verification report
+    page = (
+        f"""# Verification report
 
 Every claim the chapters make, gathered from the notebooks as they ran for this build
 (smoke profile, CPU, torch {torch.__version__}, built {stamp}). A claim that failed would have
@@ -248,10 +299,13 @@ stopped its notebook, so every row below held in this build.
   the paper's or the theory's value (or on the stated side of a bound).
 - **· beside**: the article's number shown next to ours where the settings differ too much for a check.
 
-**{totals['claims']} claims** in {len(sections)} chapters: {totals['✓ holds']} proved, {totals['✓ reproduced']} reproduced,
-{totals['· beside (not checked)']} shown beside the article.
+**{totals["claims"]} claims** in {len(sections)} chapters: {totals["✓ holds"]} proved, {totals["✓ reproduced"]} reproduced,
+{totals["· beside (not checked)"]} shown beside the article.
 
-""" + "\n\n".join(sections) + "\n"
+"""
+        + "\n\n".join(sections)
+        + "\n"
+    )
     path = dest / "book" / "verification.md"
     path.write_text(page, encoding="utf-8")
     log(f"verification report: {totals['claims']} claims from {len(sections)} chapters")
@@ -261,12 +315,21 @@ stopped its notebook, so every row below held in this build.
 # ---- render ---------------------------------------------------------------------------------------
 def render(dest: Path, html_out: Path, *, strict: bool) -> None:
     """``jupyter-book build`` the staged copy and copy its HTML to ``html_out``."""
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(dest), "--path-output", str(dest)]
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(dest),
+        "--path-output",
+        str(dest),
+    ]
     if strict:
         cmd += ["-W", "--keep-going"]
     log("rendering HTML" + (" (strict: any warning fails)" if strict else ""))
     if subprocess.run(cmd, cwd=ROOT).returncode != 0:
-        raise SystemExit("jupyter-book build failed" + (" (warnings count as errors with --strict)" if strict else ""))
+        raise SystemExit(
+            "jupyter-book build failed"
+            + (" (warnings count as errors with --strict)" if strict else "")
+        )
     if html_out.exists():
         shutil.rmtree(html_out)
     shutil.copytree(dest / "_build" / "html", html_out)
@@ -277,34 +340,56 @@ def check_clean(paths: list[Path] | None = None) -> None:
     """Fail if a notebook tracked by git (or any under book/, outside git) holds outputs."""
     if paths is None:
         try:
-            listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+            listed = subprocess.run(
+                ["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout.split()
             paths = [ROOT / p for p in listed]
         except (subprocess.CalledProcessError, FileNotFoundError):
             paths = sorted((ROOT / "book").rglob("*.ipynb"))
     dirty = []
     for p in paths:
         for cell in read_nb(p)["cells"]:
-            if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+            if cell.get("cell_type") == "code" and (
+                cell.get("outputs") or cell.get("execution_count") is not None
+            ):
                 dirty.append(str(p))
                 break
     if dirty:
-        raise SystemExit("notebooks with stored outputs (strip them: nbstripout FILE):\n  " + "\n  ".join(dirty))
+        raise SystemExit(
+            "notebooks with stored outputs (strip them: nbstripout FILE):\n  " + "\n  ".join(dirty)
+        )
     log(f"{len(paths)} notebooks are stored without outputs")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="execute every chapter once and render the book to _build/html")
+    b = sub.add_parser(
+        "build", help="execute every chapter once and render the book to _build/html"
+    )
     b.add_argument("--strict", action="store_true", help="any Sphinx warning fails the build (CI)")
     b.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel")
-    b.add_argument("--profile", choices=["smoke", "full"], default="smoke", help="full needs a GPU and the network")
-    b.add_argument("--only", default="", help="comma-separated chapter numbers to build alone (e.g. 13,19)")
+    b.add_argument(
+        "--profile",
+        choices=["smoke", "full"],
+        default="smoke",
+        help="full needs a GPU and the network",
+    )
+    b.add_argument(
+        "--only", default="", help="comma-separated chapter numbers to build alone (e.g. 13,19)"
+    )
     b.add_argument("--stage", default=str(STAGE), help="staging folder (default _stage)")
-    b.add_argument("--html", default=str(BUILD / "html"), help="where the HTML goes (default _build/html)")
-    s = sub.add_parser("student", help="the student edition: solutions removed, stubs and checks kept")
+    b.add_argument(
+        "--html", default=str(BUILD / "html"), help="where the HTML goes (default _build/html)"
+    )
+    s = sub.add_parser(
+        "student", help="the student edition: solutions removed, stubs and checks kept"
+    )
     s.add_argument("--strict", action="store_true")
     sub.add_parser("check-clean", help="fail if a notebook holds stored outputs")
+    sub.add_parser("full", help="run chapters' full profile without a kernel (see tools/fullrun.py)")
     args = ap.parse_args(argv)
 
     if args.command == "check-clean":

@@ -27,8 +27,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--allow-file-access-from-files"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--allow-file-access-from-files",
+]
 WIDTH, SLICE, WINDOW = 1300, 1800, 9000
 
 _PROBE = """
@@ -66,11 +75,20 @@ def chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if path := shutil.which(name):
             return path
-    sys.exit("pagecheck: no Chromium found; install Debian's package: apt-get install -y chromium fonts-noto-cjk")
+    sys.exit(
+        "pagecheck: no Chromium found; install Debian's package: apt-get install -y chromium fonts-noto-cjk"
+    )
 
 
 def _run(browser: str, wrapper: Path, tmp: Path, *extra: str) -> str:
-    cmd = [browser, *FLAGS, f"--user-data-dir={tmp / 'profile'}", "--virtual-time-budget=20000", *extra, wrapper.as_uri()]
+    cmd = [
+        browser,
+        *FLAGS,
+        f"--user-data-dir={tmp / 'profile'}",
+        "--virtual-time-budget=20000",
+        *extra,
+        wrapper.as_uri(),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180).stdout
 
 
@@ -93,7 +111,10 @@ def shots(browser: str, page: Path, height: int, out: Path, tmp: Path) -> list[P
     saved: list[Path] = []
     for top in range(0, max(height, 1), WINDOW):
         wrapper, png = tmp / "shot.html", tmp / "shot.png"
-        wrapper.write_text(_SHOT.format(src=page.as_uri(), top=top, width=WIDTH, height=height + WINDOW), encoding="utf-8")
+        wrapper.write_text(
+            _SHOT.format(src=page.as_uri(), top=top, width=WIDTH, height=height + WINDOW),
+            encoding="utf-8",
+        )
         _run(browser, wrapper, tmp, f"--window-size={WIDTH},{WINDOW}", f"--screenshot={png}")
         image = Image.open(png)
         for y in range(0, min(WINDOW, height - top), SLICE):
@@ -106,7 +127,9 @@ def shots(browser: str, page: Path, height: int, out: Path, tmp: Path) -> list[P
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pages", nargs="+", type=Path, help="built HTML pages")
-    parser.add_argument("--shots", type=Path, help="also save 1300×1800 screenshot slices to this folder")
+    parser.add_argument(
+        "--shots", type=Path, help="also save 1300×1800 screenshot slices to this folder"
+    )
     args = parser.parse_args(argv)
     browser, bad = chromium(), 0
     for page in args.pages:

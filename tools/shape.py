@@ -23,11 +23,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAX_CELL_LINES = 30
 MAX_LEDGER_SHARE = 0.25
-SECTIONS = ("## Setup", "## 1 · ", "## · Explore", "## · Exercises", "## · Claim ledger", "## · Errata and pitfalls", "## · References")
+SECTIONS = (
+    "## Setup",
+    "## 1 · ",
+    "## · Explore",
+    "## · Exercises",
+    "## · Claim ledger",
+    "## · Errata and pitfalls",
+    "## · References",
+)
 SETUP = re.compile(
-    r'\Atry:\n    import kexue_lab\nexcept ModuleNotFoundError:  # Colab: install the book\'s companion package\n'
+    r"\Atry:\n    import kexue_lab\nexcept ModuleNotFoundError:  # Colab: install the book\'s companion package\n"
     r'    %pip install -q "kexue-lab @ git\+https://github\.com/kexue-lab/kexue-lab[^"]*"\n'
-    r'from kexue_lab\.runtime import setup\n\n'
+    r"from kexue_lab\.runtime import setup\n\n"
     r'run = setup\("(\d\d)", smoke_seconds=\d+(\.\d+)?, full_seconds=\d+(\.\d+)?\)\nledger = run\.ledger\n?\Z'
 )
 
@@ -47,7 +55,9 @@ def _source(cell: dict) -> str:
 
 def _python(src: str) -> str:
     """Cell source with IPython magics and shell lines blanked out, so ``ast`` can parse it."""
-    return "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line for line in src.splitlines())
+    return "\n".join(
+        "pass" if line.lstrip().startswith(("%", "!")) else line for line in src.splitlines()
+    )
 
 
 def ledger_spans(src: str) -> tuple[int, int]:
@@ -62,8 +72,13 @@ def ledger_spans(src: str) -> tuple[int, int]:
     for node in ast.walk(tree):
         func = getattr(node, "func", None)
         owner = getattr(func, "value", None)
-        if isinstance(node, ast.Call) and isinstance(func, ast.Attribute) and (
-            (isinstance(owner, ast.Name) and owner.id == "ledger") or (isinstance(owner, ast.Attribute) and owner.attr == "ledger")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(func, ast.Attribute)
+            and (
+                (isinstance(owner, ast.Name) and owner.id == "ledger")
+                or (isinstance(owner, ast.Attribute) and owner.attr == "ledger")
+            )
         ):
             spans.update(i for i in range(node.lineno, node.end_lineno + 1) if lines[i - 1].strip())
     return total, len(spans)
@@ -83,7 +98,11 @@ def check(path: Path) -> Report:
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     bad = report.problems.append
     number = path.name[:2]
-    if not cells or cells[0]["cell_type"] != "markdown" or not _source(cells[0]).startswith(f"# {number} · "):
+    if (
+        not cells
+        or cells[0]["cell_type"] != "markdown"
+        or not _source(cells[0]).startswith(f"# {number} · ")
+    ):
         bad(f"the first cell must be the title, '# {number} · English title'")
     code = [(i, c) for i, c in enumerate(cells) if c["cell_type"] == "code"]
     if not code or not SETUP.match(_source(code[0][1])):
@@ -97,7 +116,13 @@ def check(path: Path) -> Report:
         tree = ast.parse(_python(_source(cells[imports_at])))
         if not all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body):
             bad("the imports cell must hold imports only")
-    heads = [(i, line) for i, c in enumerate(cells) if c["cell_type"] == "markdown" for line in _source(c).splitlines() if line.startswith("## ")]
+    heads = [
+        (i, line)
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "markdown"
+        for line in _source(c).splitlines()
+        if line.startswith("## ")
+    ]
     found = []
     for want in SECTIONS:
         at = next((i for i, line in heads if line.startswith(want)), None)
@@ -119,7 +144,9 @@ def check(path: Path) -> Report:
             bad(f"cell {i}: {n} code lines (at most {MAX_CELL_LINES})")
         exercise = cell.get("metadata", {}).get("kexue", {}).get("exercise")
         if i not in (code[0][0], imports_at) and not exercise and _imports(src):
-            bad(f"cell {i}: an import outside the imports cell (only exercise cells import for themselves)")
+            bad(
+                f"cell {i}: an import outside the imports cell (only exercise cells import for themselves)"
+            )
         if cell.get("outputs"):
             bad(f"cell {i}: stored outputs")
         total, led = ledger_spans(src)
@@ -129,7 +156,11 @@ def check(path: Path) -> Report:
 
 
 def chapters() -> list[Path]:
-    return sorted(p for p in (ROOT / "book").glob("*/[0-9][0-9]-*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return sorted(
+        p
+        for p in (ROOT / "book").glob("*/[0-9][0-9]-*.ipynb")
+        if ".ipynb_checkpoints" not in p.parts
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -139,14 +170,18 @@ def main(argv: list[str]) -> int:
     for r in reports:
         share = r.ledger_lines / r.code_lines if r.code_lines else 0.0
         status = "ok" if not r.problems else f"{len(r.problems)} problem(s)"
-        print(f"{r.path.name:<48} code {r.code_lines:5d}  ledger {r.ledger_lines:4d} ({share:5.1%})  {status}")
+        print(
+            f"{r.path.name:<48} code {r.code_lines:5d}  ledger {r.ledger_lines:4d} ({share:5.1%})  {status}"
+        )
         for p in r.problems:
             print(f"    - {p}")
         failed |= bool(r.problems)
     code = sum(r.code_lines for r in reports)
     led = sum(r.ledger_lines for r in reports)
     share = led / code if code else 0.0
-    print(f"all: {led} of {code} non-blank code lines in ledger calls ({share:.1%}; limit {MAX_LEDGER_SHARE:.0%})")
+    print(
+        f"all: {led} of {code} non-blank code lines in ledger calls ({share:.1%}; limit {MAX_LEDGER_SHARE:.0%})"
+    )
     return 1 if failed or share >= MAX_LEDGER_SHARE else 0
 
 

@@ -68,11 +68,15 @@ def check(exercise: str, answer: Any) -> None:
     if exercise not in _REGISTRY:
         raise ValueError(f"no exercise {exercise!r}; known exercises: {', '.join(exercises())}")
     if answer is Ellipsis:
-        raise NotYetRight(f"✗ Exercise {exercise}: not answered yet: replace the `...` with your answer.")
+        raise NotYetRight(
+            f"✗ Exercise {exercise}: not answered yet: replace the `...` with your answer."
+        )
     try:
         _REGISTRY[exercise](answer)
     except NotImplementedError:
-        raise NotYetRight(f"✗ Exercise {exercise}: your code still raises NotImplementedError: fill in the function.") from None
+        raise NotYetRight(
+            f"✗ Exercise {exercise}: your code still raises NotImplementedError: fill in the function."
+        ) from None
     except Wrong as hint:
         raise NotYetRight(f"✗ Exercise {exercise}: not yet right. {hint}") from None
     print(f"✓ Exercise {exercise}: correct.")
@@ -89,7 +93,9 @@ def expect_number(answer: Any, target: float, *, rtol: float, what: str = "your 
         raise Wrong(f"{what} is {value}, not a finite number.")
     if abs(value - target) > rtol * abs(target):
         side = "too large" if value > target else "too small"
-        raise Wrong(f"{what} is {side} (more than {rtol:.0e} relative error). Re-check the derivation.")
+        raise Wrong(
+            f"{what} is {side} (more than {rtol:.0e} relative error). Re-check the derivation."
+        )
 
 
 def expect_expression(answer: Any, target: Any, *, what: str = "your expression") -> None:
@@ -100,13 +106,24 @@ def expect_expression(answer: Any, target: Any, *, what: str = "your expression"
         expr = sp.sympify(answer)
     except (sp.SympifyError, TypeError):
         raise Wrong(f"{what} should be a SymPy expression, got {type(answer).__name__}.") from None
-    if isinstance(answer, float) or any(isinstance(a, sp.Float) for a in sp.preorder_traversal(expr)):
-        raise Wrong(f"{what} contains floating-point numbers; give the exact expression (use sp.pi, sp.sqrt, sp.Rational).")
+    if isinstance(answer, float) or any(
+        isinstance(a, sp.Float) for a in sp.preorder_traversal(expr)
+    ):
+        raise Wrong(
+            f"{what} contains floating-point numbers; give the exact expression (use sp.pi, sp.sqrt, sp.Rational)."
+        )
     if sp.simplify(expr - sp.sympify(target)) != 0:
         raise Wrong(f"{what} is not equal to the exact answer.")
 
 
-def expect_function(fn: Any, reference: Callable[..., Any], cases: list[tuple], *, rtol: float = 1e-6, what: str = "your function") -> None:
+def expect_function(
+    fn: Any,
+    reference: Callable[..., Any],
+    cases: list[tuple],
+    *,
+    rtol: float = 1e-6,
+    what: str = "your function",
+) -> None:
     """Raise :class:`Wrong` unless ``fn(*case)`` matches ``reference(*case)`` on every case."""
     if not callable(fn):
         raise Wrong(f"{what} should be a function, got {type(fn).__name__}.")
@@ -114,6 +131,10 @@ def expect_function(fn: Any, reference: Callable[..., Any], cases: list[tuple], 
         got, want = fn(*case), reference(*case)
         got_arr = np.asarray(got.detach().cpu() if hasattr(got, "detach") else got, dtype=float)
         want_arr = np.asarray(want.detach().cpu() if hasattr(want, "detach") else want, dtype=float)
-        if got_arr.shape != want_arr.shape or not np.allclose(got_arr, want_arr, rtol=rtol, atol=rtol):
-            shown = ", ".join(f"{c:.4g}" if isinstance(c, float) else type(c).__name__ for c in case)
+        if got_arr.shape != want_arr.shape or not np.allclose(
+            got_arr, want_arr, rtol=rtol, atol=rtol
+        ):
+            shown = ", ".join(
+                f"{c:.4g}" if isinstance(c, float) else type(c).__name__ for c in case
+            )
             raise Wrong(f"{what} gives a wrong result for the input ({shown}).")

@@ -20,7 +20,9 @@ def _probabilities(name: str, p: Any) -> tuple[torch.Tensor, bool]:
     was_tensor = torch.is_tensor(p)
     t = p if was_tensor else torch.as_tensor(np.asarray(p, dtype=np.float64))
     if t.ndim == 0 or t.shape[-1] == 0 or not t.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point array or tensor of probabilities with at least one entry, got {p!r}")
+        raise TypeError(
+            f"{name} must be a floating-point array or tensor of probabilities with at least one entry, got {p!r}"
+        )
     if not torch.isfinite(t).all() or (t < 0).any():
         raise ValueError(f"{name} must hold finite, non-negative probabilities")
     return t, was_tensor
@@ -58,14 +60,20 @@ def softmax_entropy(scores: Any) -> Any:
     else:
         arr = np.asarray(scores)
         if arr.dtype.kind not in "fiu":
-            raise TypeError(f"scores must be numeric (an array or tensor of logits), got dtype {arr.dtype}")
+            raise TypeError(
+                f"scores must be numeric (an array or tensor of logits), got dtype {arr.dtype}"
+            )
         s = torch.from_numpy(arr.astype(np.float64))
     if s.ndim == 0 or s.shape[-1] == 0:
-        raise ValueError(f"scores must have at least one entry along the last dimension, got shape {tuple(s.shape)}")
+        raise ValueError(
+            f"scores must have at least one entry along the last dimension, got shape {tuple(s.shape)}"
+        )
     if torch.isnan(s).any() or (s == math.inf).any():
         raise ValueError("scores must not contain NaN or +inf (use -inf to mask an entry)")
     if (s == -math.inf).all(dim=-1).any():
-        raise ValueError("every row of scores needs at least one finite entry (a row is fully masked)")
+        raise ValueError(
+            "every row of scores needs at least one finite entry (a row is fully masked)"
+        )
     logp = torch.log_softmax(s, dim=-1)
     safe = torch.where(torch.isfinite(logp), logp, torch.zeros_like(logp))
     h = -(logp.exp() * safe).sum(dim=-1) + 0.0  # + 0.0 turns −0 into 0
@@ -96,6 +104,8 @@ def kl(p: Any, q: Any) -> Any:
     tq, _ = _probabilities("q", q)
     tq = tq.to(tp.dtype)
     if tp.shape[-1] != tq.shape[-1]:
-        raise ValueError(f"p and q must have the same number of entries, got {tp.shape[-1]} and {tq.shape[-1]}")
+        raise ValueError(
+            f"p and q must have the same number of entries, got {tp.shape[-1]} and {tq.shape[-1]}"
+        )
     terms = torch.special.xlogy(tp, tp) - torch.special.xlogy(tp, tq)
     return _back(terms.sum(-1), was_tensor)

@@ -30,7 +30,9 @@ def _array(name: str, value: Any) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r} ({type(value).__name__})") from None
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got {value!r} ({type(value).__name__})"
+        ) from None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return arr
@@ -88,7 +90,9 @@ def random_cosines(d: int, size: Any, rng: np.random.Generator) -> np.ndarray:
     """
     d = _validate.int_at_least("d", d, 2, "an angle needs two dimensions")
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}"
+        )
     return 2.0 * rng.beta((d - 1) / 2, (d - 1) / 2, size=size) - 1.0
 
 
@@ -106,7 +110,9 @@ def log_mean_exp_cos(d: Any, kappa: Any) -> Any:
     if np.any(k <= 0):
         raise ValueError(f"kappa must be > 0, got {kappa!r}")
     if np.any(dd > 2000):
-        raise ValueError(f"d must be <= 2000 for the Bessel form (ive underflows beyond), got {d!r}")
+        raise ValueError(
+            f"d must be <= 2000 for the Bessel form (ive underflows beyond), got {d!r}"
+        )
     nu = dd / 2 - 1
     return _out(gammaln(dd / 2) + nu * np.log(2 / k) + np.log(ive(nu, k)) + k)
 

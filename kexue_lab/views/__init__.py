@@ -26,7 +26,9 @@ def explorations(chapter: str | None = None) -> dict[str, Exploration]:
     if chapter is not None:
         wanted = f"ch{str(chapter).zfill(2)}"
         if wanted not in names:
-            raise ValueError(f"chapter={chapter!r} has no views module; there are: {', '.join(names)}")
+            raise ValueError(
+                f"chapter={chapter!r} has no views module; there are: {', '.join(names)}"
+            )
         names = [wanted]
     found: dict[str, Exploration] = {}
     for name in names:

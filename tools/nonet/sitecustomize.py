@@ -30,7 +30,9 @@ if os.environ.get("KEXUE_NO_NETWORK") == "1":
 
     def _check(sock, address):
         if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
-            raise NetworkBlockedError(f"network access is blocked while running offline: {address!r}")
+            raise NetworkBlockedError(
+                f"network access is blocked while running offline: {address!r}"
+            )
 
     def connect(self, address):
         _check(self, address)
