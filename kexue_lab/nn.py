@@ -35,7 +35,8 @@ def _activation(activation: str | Callable[[], torch.nn.Module]) -> Callable[[],
     if callable(activation):
         return activation
     raise TypeError(
-        f"activation must be a name ({', '.join(ACTIVATIONS)}) or a module factory, got {activation!r}"
+        f"activation must be a name ({', '.join(ACTIVATIONS)}) or a module factory, got "
+        f"{activation!r}"
     )
 
 
@@ -100,7 +101,8 @@ def input_gradient_norm(
     """
     if not torch.is_tensor(x) or not x.is_floating_point() or x.ndim < 1 or len(x) == 0:
         raise TypeError(
-            f"x must be a non-empty floating-point tensor with a batch dimension, got {type(x).__name__}"
+            "x must be a non-empty floating-point tensor with a batch dimension, got "
+            f"{type(x).__name__}"
         )
     if not callable(f):
         raise TypeError(f"f must be callable (a model or function), got {f!r}")
@@ -108,7 +110,8 @@ def input_gradient_norm(
     out = f(x)
     if not torch.is_tensor(out) or out.shape[0] != len(x) or out.numel() != len(x):
         raise ValueError(
-            f"f must return one score per sample, shape ({len(x)},) or ({len(x)}, 1), got {tuple(getattr(out, 'shape', ()))}"
+            f"f must return one score per sample, shape ({len(x)},) or ({len(x)}, 1), got "
+            f"{tuple(getattr(out, 'shape', ()))}"
         )
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
     return grad.reshape(len(x), -1).norm(dim=1)

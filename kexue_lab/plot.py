@@ -75,7 +75,8 @@ def image_grid(
         arr = arr[:, None]
     if arr.ndim != 4 or arr.shape[1] not in (1, 3):
         raise ValueError(
-            f"images must have shape (N, H, W), (N, 1, H, W) or (N, 3, H, W), got {tuple(arr.shape)}"
+            "images must have shape (N, H, W), (N, 1, H, W) or (N, 3, H, W), got "
+            f"{tuple(arr.shape)}"
         )
     n, c, h, w = arr.shape
     if n == 0:

@@ -108,6 +108,7 @@ def full_column(
         parts = [detail.format(**metrics)] if detail else []
     except KeyError as missing:
         raise ValueError(
-            f"detail={detail!r} names {missing}, which the chapter {chapter} record lacks; it has {sorted(metrics)}"
+            f"detail={detail!r} names {missing}, which the chapter {chapter} record lacks; "
+            f"it has {sorted(metrics)}"
         ) from None
     return metrics, f"full run ({', '.join([*parts, record['device'], record['date']])})"

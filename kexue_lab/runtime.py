@@ -223,7 +223,7 @@ class Chapter:
         )
 
     def full_column(self, detail: str = "") -> tuple[dict[str, Any], str]:
-        """The recorded full run's metrics and its column header (see :func:`kexue_lab.results.full_column`)."""
+        """The recorded full run's metrics and column header (see ``results.full_column``)."""
         from . import results
 
         return results.full_column(self.chapter, detail, folder=self.results_dir)
@@ -236,17 +236,19 @@ def _threads(chosen: Profile) -> int | None:
             return _validate.positive_int(THREADS_ENV, int(raw))
         except ValueError:
             raise ValueError(
-                f"{THREADS_ENV}={raw!r} must be a positive integer (the number of CPU threads torch may use)"
+                f"{THREADS_ENV}={raw!r} must be a positive integer (the number of CPU "
+                "threads torch may use)"
             ) from None
     return 1 if chosen == "smoke" else None
 
 
 def chapter_info(chapter: str) -> dict[str, str]:
-    """The catalog entry of ``chapter`` ("12"): English and Chinese title, link, date, part, slug."""
+    """The catalog entry of ``chapter`` ("12"): English and Chinese title, link, date, part."""
     catalog = json.loads((Path(__file__).with_name("catalog.json")).read_text(encoding="utf-8"))
     if chapter not in catalog:
         raise ValueError(
-            f"chapter={chapter!r} is not in the catalog; allowed: '01' … '{max(catalog)}' (two digits)"
+            f"chapter={chapter!r} is not in the catalog; allowed: '01' … '{max(catalog)}' "
+            "(two digits)"
         )
     return catalog[chapter]
 
@@ -260,7 +262,8 @@ def default_seed() -> int:
         return _validate.non_negative_int(SEED_ENV, int(raw))
     except ValueError:
         raise ValueError(
-            f"{SEED_ENV}={raw!r} must be a non-negative integer (the seed every chapter starts from)"
+            f"{SEED_ENV}={raw!r} must be a non-negative integer (the seed every chapter "
+            "starts from)"
         ) from None
 
 

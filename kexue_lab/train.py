@@ -90,7 +90,7 @@ def accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 4096) -> float:
 def batch_indices(
     n: int, batch_size: int, *, generator: Any, device: Any = None, shuffle: bool = True
 ) -> Iterator[Any]:
-    """Yield index tensors covering ``range(n)`` in batches (a seeded permutation if ``shuffle``)."""
+    """Yield index tensors covering ``range(n)`` in batches (seeded permutation if ``shuffle``)."""
     import torch
 
     n = _validate.positive_int("n", n)
@@ -162,7 +162,8 @@ def fit(
             loss, extra = out if isinstance(out, tuple) else (out, {})
             if not torch.isfinite(loss):
                 raise FloatingPointError(
-                    f"the loss became {loss.item()} at epoch {len(history.metrics.get('loss', [])) + 1}"
+                    f"the loss became {loss.item()} at epoch "
+                    f"{len(history.metrics.get('loss', [])) + 1}"
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -221,7 +222,8 @@ def sweep(
         raise TypeError(f"run_one must be callable, got {run_one!r}")
     if isinstance(settings, Mapping) or not isinstance(settings, Sequence) or not settings:
         raise ValueError(
-            f"settings must be a non-empty list of parameter dicts (see train.grid), got {settings!r}"
+            "settings must be a non-empty list of parameter dicts (see train.grid), got "
+            f"{settings!r}"
         )
     points: list[SweepPoint] = []
     for params in progress(list(settings), desc=desc, unit="run"):

@@ -155,7 +155,8 @@ class Curve:
         _validate.choice("style", self.style, STYLES)
         if len(self.x) != len(self.y):
             raise ValueError(
-                f"curve {self.name!r}: x and y must have the same length, got {len(self.x)} and {len(self.y)}"
+                f"curve {self.name!r}: x and y must have the same length, got {len(self.x)} "
+                f"and {len(self.y)}"
             )
 
 
@@ -215,7 +216,8 @@ class Exploration:
         size = math.prod(len(c.values) for c in self.controls)
         if size > MAX_GRID_POINTS:
             raise ValueError(
-                f"the grid has {size} points (product of the controls' steps); at most {MAX_GRID_POINTS} "
+                f"the grid has {size} points (product of the controls' steps); at most "
+                f"{MAX_GRID_POINTS} "
                 "are precomputed for the static book: use fewer steps"
             )
 
@@ -229,12 +231,14 @@ class Exploration:
         unknown = set(params) - set(self.defaults)
         if unknown:
             raise ValueError(
-                f"unknown parameter(s) {sorted(unknown)}; this exploration takes {sorted(self.defaults)}"
+                f"unknown parameter(s) {sorted(unknown)}; this exploration takes "
+                f"{sorted(self.defaults)}"
             )
         view = self.fn(**{**self.defaults, **params})
         if not isinstance(view, View):
             raise TypeError(
-                f"the exploration function must return a kexue_lab.widgets.View, got {type(view).__name__}"
+                "the exploration function must return a kexue_lab.widgets.View, got "
+                f"{type(view).__name__}"
             )
         return view
 
@@ -316,7 +320,8 @@ class Exploration:
         payload = json.dumps(self._payload(), separators=(",", ":"), allow_nan=False)
         if len(payload) > MAX_STATIC_BYTES:
             raise ValueError(
-                f"the static exploration would embed {len(payload):,} bytes (limit {MAX_STATIC_BYTES:,}); "
+                f"the static exploration would embed {len(payload):,} bytes (limit "
+                f"{MAX_STATIC_BYTES:,}); "
                 "use fewer grid steps or fewer points per curve"
             )
         inputs = []
@@ -324,7 +329,8 @@ class Exploration:
             label = html.escape(c.label)
             if c.kind == "choice":
                 opts = "".join(
-                    f'<option value="{i}"{" selected" if i == c.default_index else ""}>{html.escape(n)}</option>'
+                    f'<option value="{i}"{" selected" if i == c.default_index else ""}>'
+                    f"{html.escape(n)}</option>"
                     for i, n in enumerate(c.names)
                 )
                 inputs.append(
@@ -332,8 +338,10 @@ class Exploration:
                 )
             else:
                 inputs.append(
-                    f'<label class="kx-ctl">{label} <input type="range" data-k="{k}" min="0" max="{len(c.values) - 1}" '
-                    f'step="1" value="{c.default_index}"> <output>{html.escape(c.text(c.default))}</output></label>'
+                    f'<label class="kx-ctl">{label} <input type="range" data-k="{k}" '
+                    f'min="0" max="{len(c.values) - 1}" '
+                    f'step="1" value="{c.default_index}"> '
+                    f"<output>{html.escape(c.text(c.default))}</output></label>"
                 )
         title = f'<div class="kx-title">{html.escape(self.title)}</div>' if self.title else ""
         return _STATIC_TEMPLATE.format(
@@ -349,7 +357,7 @@ class Exploration:
         return self.static_html()
 
     def _ipython_display_(self) -> None:
-        """A bare exploration as a cell's last expression: live in Jupyter/Colab, static in the book."""
+        """A bare exploration as a cell's last expression: live in Jupyter, static in the book."""
         self.show()
 
     # ---- live -----------------------------------------------------------------------------
@@ -510,7 +518,8 @@ def render_matplotlib(view: View, *, height: int = 330) -> Any:
     return fig
 
 
-_STATIC_TEMPLATE = """<div class="kx-explore" id="{uid}">{title}<div class="kx-controls">{inputs}</div>
+_STATIC_TEMPLATE = """<div class="kx-explore" id="{uid}">{title}
+<div class="kx-controls">{inputs}</div>
 <div class="kx-plot" style="width:100%;height:{height}px"></div><div class="kx-readout"></div>
 <noscript>This exploration needs JavaScript.</noscript></div>
 <script>
@@ -528,19 +537,23 @@ _STATIC_TEMPLATE = """<div class="kx-explore" id="{uid}">{title}<div class="kx-c
     }});
     var f = D.frames[key()], n = D.panels.length, traces = [], shapes = [], notes = [];
     var layout = {{margin: {{l: 60, r: 20, t: 36, b: 46}}, showlegend: true,
-                  legend: {{orientation: "h", y: -0.22}}, font: {{size: 12}}, annotations: notes, shapes: shapes}};
+                  legend: {{orientation: "h", y: -0.22}}, font: {{size: 12}}, annotations: notes,
+                  shapes: shapes}};
     D.panels.forEach(function(p, i) {{
       var s = i ? String(i + 1) : "", w = 1 / n;
-      layout["xaxis" + s] = {{domain: [i * w + (i ? 0.06 : 0), (i + 1) * w - (i < n - 1 ? 0.06 : 0)],
-                             title: {{text: p.xlabel}}, type: p.xlog ? "log" : "linear", anchor: "y" + s}};
-      layout["yaxis" + s] = {{title: {{text: p.ylabel}}, type: p.ylog ? "log" : "linear", anchor: "x" + s}};
+      var gap = 0.06, lo = i * w + (i ? gap : 0), hi = (i + 1) * w - (i < n - 1 ? gap : 0);
+      layout["xaxis" + s] = {{domain: [lo, hi], title: {{text: p.xlabel}},
+                             type: p.xlog ? "log" : "linear", anchor: "y" + s}};
+      layout["yaxis" + s] = {{title: {{text: p.ylabel}}, type: p.ylog ? "log" : "linear",
+                             anchor: "x" + s}};
       if (f[3][i]) layout["yaxis" + s].range = p.ylog ? f[3][i].map(Math.log10) : f[3][i];
-      if (p.title) notes.push({{text: "<b>" + p.title + "</b>", xref: "x" + s + " domain", yref: "paper",
-                                x: 0.5, y: 1.08, showarrow: false}});
+      if (p.title) notes.push({{text: "<b>" + p.title + "</b>", xref: "x" + s + " domain",
+                                yref: "paper", x: 0.5, y: 1.08, showarrow: false}});
     }});
     f[0].forEach(function(t) {{
       var s = t[0] ? String(t[0] + 1) : "", c = D.palette[t[3] % D.palette.length];
-      var tr = {{x: D.xs[t[4]], y: D.xs[t[5]], name: t[1], xaxis: "x" + s, yaxis: "y" + s, showlegend: !!t[1]}};
+      var tr = {{x: D.xs[t[4]], y: D.xs[t[5]], name: t[1], xaxis: "x" + s, yaxis: "y" + s,
+                 showlegend: !!t[1]}};
       if (t[2] === "bar") {{ tr.type = "bar"; tr.marker = {{color: c}}; }}
       else if (t[2] === "markers") {{ tr.mode = "markers"; tr.marker = {{color: c, size: 6}}; }}
       else {{ tr.mode = "lines"; tr.line = {{color: c, dash: dash[t[2]], width: 2}}; }}
@@ -549,10 +562,12 @@ _STATIC_TEMPLATE = """<div class="kx-explore" id="{uid}">{title}<div class="kx-c
     f[2].forEach(function(v) {{
       // on a log axis plotly.js places shapes by data value but annotations by log10 of it
       var s = v[0] ? String(v[0] + 1) : "", x = D.panels[v[0]].xlog ? Math.log10(v[1]) : v[1];
-      shapes.push({{type: "line", xref: "x" + s, yref: "y" + s + " domain", x0: v[1], x1: v[1], y0: 0, y1: 1,
+      shapes.push({{type: "line", xref: "x" + s, yref: "y" + s + " domain",
+                    x0: v[1], x1: v[1], y0: 0, y1: 1,
                     line: {{color: "#888", width: 1, dash: "dot"}}}});
       notes.push({{text: v[2], xref: "x" + s, yref: "y" + s + " domain", x: x, y: 1, textangle: -90,
-                   xanchor: "right", yanchor: "top", showarrow: false, font: {{size: 10, color: "#666"}}}});
+                   xanchor: "right", yanchor: "top", showarrow: false,
+                   font: {{size: 10, color: "#666"}}}});
     }});
     readout.textContent = f[1];
     window.Plotly.react(plot, traces, layout, {{responsive: true, displayModeBar: false}});
@@ -561,7 +576,9 @@ _STATIC_TEMPLATE = """<div class="kx-explore" id="{uid}">{title}<div class="kx-c
   if (window.Plotly) start();
   else {{
     var s = document.createElement("script"); s.src = "{cdn}"; s.onload = start;
-    s.onerror = function() {{ readout.textContent = "plotly.js could not be loaded, so this exploration cannot be drawn."; }};
+    s.onerror = function() {{
+      readout.textContent = "plotly.js could not be loaded, so this exploration cannot be drawn.";
+    }};
     document.head.appendChild(s);
   }}
 }})();

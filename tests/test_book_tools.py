@@ -47,7 +47,8 @@ def test_only_unlinks_chapters_left_out(tmp_path):
     page = tmp_path / "book" / "part" / "page.md"
     page.parent.mkdir(parents=True)
     page.write_text(
-        "[kept](../architecture/12-gelu.ipynb) [gone](19-clip.ipynb#sec) [web](https://kexue.fm/archives/1)"
+        "[kept](../architecture/12-gelu.ipynb) [gone](19-clip.ipynb#sec) "
+        "[web](https://kexue.fm/archives/1)"
     )
     book._unlink_chapters_outside(tmp_path, {12})
     assert (
@@ -165,7 +166,12 @@ def _notebook(tmp_path, cells):
 
     nb = {
         "cells": [
-            {"cell_type": kind, "metadata": meta, "source": src, **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+            {
+                "cell_type": kind,
+                "metadata": meta,
+                "source": src,
+                **({"outputs": [], "execution_count": None} if kind == "code" else {}),
+            }
             for kind, src, meta in cells
         ],
         "metadata": {},
@@ -184,9 +190,13 @@ def test_fullrun_reads_code_cells_without_magics_or_exercises(tmp_path):
         tmp_path,
         [
             ("markdown", "# 99 · test", {}),
-            ("code", "%pip install x\nimport sympy\nx = run.dataset(smoke=\"digits\", full=\"mnist\")", {}),
+            (
+                "code",
+                '%pip install x\nimport sympy\nx = run.dataset(smoke="digits", full="mnist")',
+                {},
+            ),
             ("code", "import notapackage_kx", {"kexue": {"exercise": "99.1", "role": "stub"}}),
-            ("code", "y = data.load(\"fashion-mnist\")\nimport notapackage_kx2", {}),
+            ("code", 'y = data.load("fashion-mnist")\nimport notapackage_kx2', {}),
         ],
     )
     cells = fullrun.code_cells(path)
@@ -205,15 +215,27 @@ def test_fullrun_runs_cells_in_order_without_a_kernel(tmp_path):
     path = _notebook(
         tmp_path,
         [
-            ("code", "%matplotlib inline\nimport os\nfrom IPython.display import display, HTML", {}),
-            ("code", "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()\ndisplay(HTML('x'))", {}),
+            (
+                "code",
+                "%matplotlib inline\nimport os\nfrom IPython.display import display, HTML",
+                {},
+            ),
+            (
+                "code",
+                "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()\ndisplay(HTML('x'))",
+                {},
+            ),
             ("code", "open('ran.txt', 'w').write(os.environ['KEXUE_PROFILE'])", {}),
         ],
     )
     tool = Path(__file__).resolve().parents[1] / "tools" / "fullrun.py"
-    done = subprocess.run([sys.executable, str(tool), "--one", str(path)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(tool), "--one", str(path)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "ran.txt").read_text() == "full"
     bad = _notebook(tmp_path, [("code", "raise RuntimeError('claim failed')", {})])
-    done = subprocess.run([sys.executable, str(tool), "--one", str(bad)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(tool), "--one", str(bad)], capture_output=True, text=True
+    )
     assert done.returncode == 1 and "claim failed" in done.stderr and "cell 0 failed" in done.stderr

@@ -119,7 +119,8 @@ def main() -> None:
                 rows.append(vq_benchmark(device, n, dim, k))
         report["vector_quantizer"] = rows
         print(
-            f"\n{'device':<28}{'N':>8}{'d':>5}{'K':>6}{'ours vec/s':>14}{'reference vec/s':>17}{'speed-up':>10}{'same codes':>12}"
+            f"\n{'device':<28}{'N':>8}{'d':>5}{'K':>6}{'ours vec/s':>14}"
+            f"{'reference vec/s':>17}{'speed-up':>10}{'same codes':>12}"
         )
         for r in rows:
             print(

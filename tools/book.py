@@ -3,7 +3,7 @@
     python tools/book.py build [--strict] [--jobs N]   # the book  -> _build/html/index.html
     python tools/book.py student [--strict]            # student edition -> _build/student/
     python tools/book.py check-clean                   # fail if a notebook in git holds outputs
-    python tools/book.py full NN [NN …]                # full profiles without a kernel (GPU machine)
+    python tools/book.py full NN [NN …]                # full profiles, no kernel (GPU machine)
 
 ``build`` works on a staged copy (``_stage/``), so the notebooks in ``book/``
 never receive outputs:
@@ -71,7 +71,7 @@ def log(msg: str) -> None:
     print(f"[book] {msg}", flush=True)
 
 
-# ---- notebooks ------------------------------------------------------------------------------------
+# ---- notebooks ----------------------------------------------------------------------------------
 def read_nb(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -94,15 +94,15 @@ def student_version(nb: dict) -> dict:
 
 
 def chapter_notebooks(root: Path = ROOT) -> list[Path]:
-    """The chapters' notebooks under ``root`` (the repository or a staged copy) listed in its _toc.yml."""
+    """The chapter notebooks under ``root`` (the repository or a staged copy) in its _toc.yml."""
     toc = (root / "_toc.yml").read_text(encoding="utf-8")
     _, chapters = catalog.load()
     return [root / f"{c.stem}.ipynb" for c in chapters if c.written and f"file: {c.stem}\n" in toc]
 
 
-# ---- stage ----------------------------------------------------------------------------------------
+# ---- stage --------------------------------------------------------------------------------------
 def vendor(dest: Path) -> None:
-    """Copy MathJax 3 and plotly.js from their installed PyPI packages into ``dest/_vendor/vendor``."""
+    """Copy MathJax 3 and plotly.js from their PyPI packages into ``dest/_vendor/vendor``."""
     import importlib.util
 
     target = dest / "_vendor" / "vendor"
@@ -183,7 +183,7 @@ def _unlink_chapters_outside(dest: Path, only: set[int]) -> None:
             path.write_text(new, encoding="utf-8")
 
 
-# ---- execute --------------------------------------------------------------------------------------
+# ---- execute ------------------------------------------------------------------------------------
 def execute(
     dest: Path, *, jobs: int = 1, profile: str = "smoke", offline: bool = True, timeout: int = 300
 ) -> dict[str, float]:
@@ -214,7 +214,8 @@ def execute(
     if jobs > 1:
         env.setdefault("OMP_NUM_THREADS", "1")
     log(
-        f"executing {len(notebooks)} notebooks ({profile} profile, {jobs} at a time, network {'off' if offline else 'on'})"
+        f"executing {len(notebooks)} notebooks ({profile} profile, {jobs} at a time, "
+        f"network {'off' if offline else 'on'})"
     )
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=dest, env=env)
@@ -247,7 +248,7 @@ def _junit_times(path: Path) -> dict[str, float]:
     }
 
 
-# ---- report ---------------------------------------------------------------------------------------
+# ---- report -------------------------------------------------------------------------------------
 def ledgers(notebook: Path) -> list[dict]:
     """Every claim ledger shown in an executed notebook (from the output metadata)."""
     found = []
@@ -273,7 +274,8 @@ def report(dest: Path) -> Path:
         found = ledgers(nb_path)
         if not any(ledger.get("claims") for ledger in found):
             raise SystemExit(
-                f"{c.stem}.ipynb shows no claim ledger (call ledger.show() at the end of the chapter)"
+                f"{c.stem}.ipynb shows no claim ledger (call ledger.show() at the end of "
+                "the chapter)"
             )
         claims = [claim for ledger in found for claim in ledger["claims"]]
         counts = {k: sum(cl["verdict"] == k for cl in claims) for k in totals if k != "claims"}
@@ -283,8 +285,10 @@ def report(dest: Path) -> Path:
         table = claims_table_html(claims)
         link = f"{c.stem.removeprefix('book/')}.ipynb"
         sections.append(
-            f"## {c.number:02d} · [{c.title}]({link})\n\n{len(claims)} claims: {counts['✓ holds']} proved, "
-            f"{counts['✓ reproduced']} reproduced, {counts['· beside (not checked)']} shown beside the article.\n\n{table}"
+            f"## {c.number:02d} · [{c.title}]({link})\n\n{len(claims)} claims: "
+            f"{counts['✓ holds']} proved, "
+            f"{counts['✓ reproduced']} reproduced, {counts['· beside (not checked)']} shown "
+            f"beside the article.\n\n{table}"
         )
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = (
@@ -294,12 +298,15 @@ Every claim the chapters make, gathered from the notebooks as they ran for this 
 (smoke profile, CPU, torch {torch.__version__}, built {stamp}). A claim that failed would have
 stopped its notebook, so every row below held in this build.
 
-- **✓ holds**: proved with SymPy (an identity, a series coefficient, an inequality on a stated domain).
+- **✓ holds**: proved with SymPy (an identity, a series coefficient, an inequality on a
+  stated domain).
 - **✓ reproduced**: a number we computed or measured, within the stated tolerance of the article's,
   the paper's or the theory's value (or on the stated side of a bound).
-- **· beside**: the article's number shown next to ours where the settings differ too much for a check.
+- **· beside**: the article's number shown next to ours where the settings differ too much
+  for a check.
 
-**{totals["claims"]} claims** in {len(sections)} chapters: {totals["✓ holds"]} proved, {totals["✓ reproduced"]} reproduced,
+**{totals["claims"]} claims** in {len(sections)} chapters: {totals["✓ holds"]} proved,
+{totals["✓ reproduced"]} reproduced,
 {totals["· beside (not checked)"]} shown beside the article.
 
 """
@@ -312,7 +319,7 @@ stopped its notebook, so every row below held in this build.
     return path
 
 
-# ---- render ---------------------------------------------------------------------------------------
+# ---- render -------------------------------------------------------------------------------------
 def render(dest: Path, html_out: Path, *, strict: bool) -> None:
     """``jupyter-book build`` the staged copy and copy its HTML to ``html_out``."""
     cmd = [
@@ -389,7 +396,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     s.add_argument("--strict", action="store_true")
     sub.add_parser("check-clean", help="fail if a notebook holds stored outputs")
-    sub.add_parser("full", help="run chapters' full profile without a kernel (see tools/fullrun.py)")
+    sub.add_parser(
+        "full", help="run chapters' full profile without a kernel (see tools/fullrun.py)"
+    )
     args = ap.parse_args(argv)
 
     if args.command == "check-clean":

@@ -73,7 +73,8 @@ def load() -> tuple[list[Part], list[Chapter]]:
         part = next((p for p in parts if p.first <= c.number <= p.last), None)
         if part is None or part.dir != c.part:
             raise ValueError(
-                f"{CATALOG}: chapter {c.number} is filed under {c.part!r}, expected {part and part.dir!r}"
+                f"{CATALOG}: chapter {c.number} is filed under {c.part!r}, expected "
+                f"{part and part.dir!r}"
             )
     return parts, chapters
 
@@ -96,7 +97,8 @@ def intro_table(parts: list[Part], chapters: list[Chapter]) -> str:
     """Markdown tables of all forty chapters with their status, for book/intro.md."""
     done = sum(c.written for c in chapters)
     lines = [
-        f"**{done} of {len(chapters)} chapters written.** Planned chapters are listed so you can see where the book is going.",
+        f"**{done} of {len(chapters)} chapters written.** Planned chapters are listed so "
+        "you can see where the book is going.",
         "",
     ]
     for p in parts:
@@ -124,18 +126,20 @@ def readme_list(chapters: list[Chapter]) -> str:
     for c in chapters:
         if c.written:
             lines.append(
-                f"- **{c.number:02d}** [{c.title}]({c.stem}.ipynb) · 原题 [{c.title_zh}]({c.url}) · "
+                f"- **{c.number:02d}** [{c.title}]({c.stem}.ipynb) · "
+                f"原题 [{c.title_zh}]({c.url}) · "
                 f"[open in Colab]({COLAB_URL}/{c.stem}.ipynb)"
             )
     planned = sum(not c.written for c in chapters)
     lines.append(
-        f"- {planned} more chapters are planned: see the table on the book's first page (`book/intro.md`)."
+        f"- {planned} more chapters are planned: see the table on the book's first page "
+        "(`book/intro.md`)."
     )
     return "\n".join(lines) + "\n"
 
 
 def package_catalog(chapters: list[Chapter]) -> str:
-    """kexue_lab/catalog.json: each chapter's titles, link and place, for ``setup`` and the ledger."""
+    """kexue_lab/catalog.json: every chapter's titles, link and place (read by ``setup``)."""
     import json
 
     data = {

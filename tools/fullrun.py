@@ -60,9 +60,7 @@ def code_cells(path: Path) -> list[tuple[int, str]]:
         if cell["cell_type"] != "code" or cell.get("metadata", {}).get("kexue", {}).get("exercise"):
             continue
         src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        lines = [
-            re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in src.splitlines()
-        ]
+        lines = [re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in src.splitlines()]
         out.append((i, "\n".join(lines)))
     return out
 
@@ -90,7 +88,9 @@ def preflight(path: Path) -> list[str]:
     from kexue_lab.data import DATASETS, missing_offline
 
     datasets, modules = needs(path)
-    problems = [f"module {m!r} is not installed" for m in sorted(modules) if not importlib.util.find_spec(m)]
+    problems = [
+        f"module {m!r} is not installed" for m in sorted(modules) if not importlib.util.find_spec(m)
+    ]
     for name in sorted(datasets):
         if name not in DATASETS:
             continue  # a name the regex caught that is not a data set
@@ -140,10 +140,14 @@ def run_one(path: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("chapters", nargs="+", help="chapter numbers, e.g. 14 15 16")
     ap.add_argument("--check", action="store_true", help="only the preflight (data, packages)")
-    ap.add_argument("--timeout", type=int, default=600, help="seconds allowed per chapter (default 600)")
+    ap.add_argument(
+        "--timeout", type=int, default=600, help="seconds allowed per chapter (default 600)"
+    )
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
@@ -179,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - start
         wrote = record.exists() and record.stat().st_mtime != before
         status = "ok" if code == 0 else f"FAILED ({code})"
-        rows.append((path.name, status, seconds, record.relative_to(ROOT) if wrote else "no record written"))
+        rows.append(
+            (path.name, status, seconds, record.relative_to(ROOT) if wrote else "no record written")
+        )
         print(f"[full] {path.name}: {status} in {seconds:.0f} s", flush=True)
     print("\n[full] summary:")
     for name, status, seconds, rec in rows:

@@ -41,28 +41,35 @@ FLAGS = [
 WIDTH, SLICE, WINDOW = 1300, 1800, 9000
 
 _PROBE = """
-<html><body style="margin:0"><iframe id="f" src="{src}" style="width:{width}px;height:1000px;border:0"></iframe>
+<html><body style="margin:0"><iframe id="f" src="{src}"
+style="width:{width}px;height:1000px;border:0"></iframe>
 <pre id="out">pending</pre><script>
 setTimeout(function () {{
   var w = document.getElementById("f").contentWindow, doc = w.document, problems = [];
   var article = doc.querySelector("article") || doc.body, limit = article.clientWidth;
-  function tex(el) {{ try {{ return w.MathJax.startup.document.getMathItemsWithin(el)[0].math; }} catch (e) {{ return "?"; }} }}
+  function tex(el) {{ try {{ return w.MathJax.startup.document.getMathItemsWithin(el)[0].math; }}
+  catch (e) {{ return "?"; }} }}
   doc.querySelectorAll('mjx-container[display="true"]').forEach(function (el) {{
-    var inner = el.firstElementChild ? el.firstElementChild.getBoundingClientRect().width : el.scrollWidth;
+    var inner = el.firstElementChild ? el.firstElementChild.getBoundingClientRect().width :
+    el.scrollWidth;
     var box = Math.min(limit, (el.closest("div.math") || el.parentElement).clientWidth);
-    if (inner > box + 2) problems.push("equation " + Math.round(inner) + " px wide in a " + box + " px column: "
+    if (inner > box + 2) problems.push("equation " + Math.round(inner) + " px wide in a " + box + "
+    px column: "
                                          + tex(el).replace(/\\s+/g, " ").slice(0, 120));
   }});
   doc.querySelectorAll(".kx-plot").forEach(function (el, i) {{
     if (!el.querySelector("svg")) problems.push("exploration " + (i + 1) + " drew no chart");
   }});
   doc.querySelectorAll(".kx-readout").forEach(function (el, i) {{
-    if (/could not be loaded/.test(el.textContent)) problems.push("exploration " + (i + 1) + ": " + el.textContent);
+    if (/could not be loaded/.test(el.textContent)) problems.push("exploration " + (i + 1) + ": " +
+    el.textContent);
   }});
   doc.querySelectorAll("article img").forEach(function (el) {{
-    if (el.getBoundingClientRect().width > limit + 2) problems.push("image wider than the column: " + el.src.split("/").pop());
+    if (el.getBoundingClientRect().width > limit + 2) problems.push("image wider than the column: "
+    + el.src.split("/").pop());
   }});
-  document.getElementById("out").textContent = JSON.stringify({{height: doc.documentElement.scrollHeight, problems: problems}});
+  document.getElementById("out").textContent = JSON.stringify({{height:
+  doc.documentElement.scrollHeight, problems: problems}});
 }}, 10000);
 </script></body></html>
 """
@@ -76,7 +83,8 @@ def chromium() -> str:
         if path := shutil.which(name):
             return path
     sys.exit(
-        "pagecheck: no Chromium found; install Debian's package: apt-get install -y chromium fonts-noto-cjk"
+        "pagecheck: no Chromium found; install Debian's package: apt-get install -y "
+        "chromium fonts-noto-cjk"
     )
 
 

@@ -1,4 +1,4 @@
-"""The chapter template, checked: every notebook in ``book/`` has the shape CONTRIBUTING.md describes.
+"""The chapter template, checked: every notebook in ``book/`` has the shape of CONTRIBUTING.md.
 
     python tools/shape.py                      # all chapters: problems and the ledger's share
     python tools/shape.py book/x/12-….ipynb    # one chapter
@@ -33,10 +33,12 @@ SECTIONS = (
     "## · References",
 )
 SETUP = re.compile(
-    r"\Atry:\n    import kexue_lab\nexcept ModuleNotFoundError:  # Colab: install the book\'s companion package\n"
+    r"\Atry:\n    import kexue_lab\nexcept ModuleNotFoundError:  # Colab: install the "
+    r"book\'s companion package\n"
     r'    %pip install -q "kexue-lab @ git\+https://github\.com/kexue-lab/kexue-lab[^"]*"\n'
     r"from kexue_lab\.runtime import setup\n\n"
-    r'run = setup\("(\d\d)", smoke_seconds=\d+(\.\d+)?, full_seconds=\d+(\.\d+)?\)\nledger = run\.ledger\n?\Z'
+    r'run = setup\("(\d\d)", smoke_seconds=\d+(\.\d+)?, full_seconds=\d+(\.\d+)?\)\nledger '
+    r"= run\.ledger\n?\Z"
 )
 
 
@@ -145,7 +147,8 @@ def check(path: Path) -> Report:
         exercise = cell.get("metadata", {}).get("kexue", {}).get("exercise")
         if i not in (code[0][0], imports_at) and not exercise and _imports(src):
             bad(
-                f"cell {i}: an import outside the imports cell (only exercise cells import for themselves)"
+                f"cell {i}: an import outside the imports cell (only exercise cells import "
+                "for themselves)"
             )
         if cell.get("outputs"):
             bad(f"cell {i}: stored outputs")
@@ -171,7 +174,8 @@ def main(argv: list[str]) -> int:
         share = r.ledger_lines / r.code_lines if r.code_lines else 0.0
         status = "ok" if not r.problems else f"{len(r.problems)} problem(s)"
         print(
-            f"{r.path.name:<48} code {r.code_lines:5d}  ledger {r.ledger_lines:4d} ({share:5.1%})  {status}"
+            f"{r.path.name:<48} code {r.code_lines:5d}  ledger {r.ledger_lines:4d} "
+            f"({share:5.1%})  {status}"
         )
         for p in r.problems:
             print(f"    - {p}")
@@ -180,7 +184,8 @@ def main(argv: list[str]) -> int:
     led = sum(r.ledger_lines for r in reports)
     share = led / code if code else 0.0
     print(
-        f"all: {led} of {code} non-blank code lines in ledger calls ({share:.1%}; limit {MAX_LEDGER_SHARE:.0%})"
+        f"all: {led} of {code} non-blank code lines in ledger calls ({share:.1%}; limit "
+        f"{MAX_LEDGER_SHARE:.0%})"
     )
     return 1 if failed or share >= MAX_LEDGER_SHARE else 0
 

@@ -75,7 +75,8 @@ def check(exercise: str, answer: Any) -> None:
         _REGISTRY[exercise](answer)
     except NotImplementedError:
         raise NotYetRight(
-            f"✗ Exercise {exercise}: your code still raises NotImplementedError: fill in the function."
+            f"✗ Exercise {exercise}: your code still raises NotImplementedError: fill in "
+            "the function."
         ) from None
     except Wrong as hint:
         raise NotYetRight(f"✗ Exercise {exercise}: not yet right. {hint}") from None
@@ -110,7 +111,8 @@ def expect_expression(answer: Any, target: Any, *, what: str = "your expression"
         isinstance(a, sp.Float) for a in sp.preorder_traversal(expr)
     ):
         raise Wrong(
-            f"{what} contains floating-point numbers; give the exact expression (use sp.pi, sp.sqrt, sp.Rational)."
+            f"{what} contains floating-point numbers; give the exact expression (use sp.pi, "
+            "sp.sqrt, sp.Rational)."
         )
     if sp.simplify(expr - sp.sympify(target)) != 0:
         raise Wrong(f"{what} is not equal to the exact answer.")

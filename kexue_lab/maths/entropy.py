@@ -21,7 +21,8 @@ def _probabilities(name: str, p: Any) -> tuple[torch.Tensor, bool]:
     t = p if was_tensor else torch.as_tensor(np.asarray(p, dtype=np.float64))
     if t.ndim == 0 or t.shape[-1] == 0 or not t.is_floating_point():
         raise TypeError(
-            f"{name} must be a floating-point array or tensor of probabilities with at least one entry, got {p!r}"
+            f"{name} must be a floating-point array or tensor of probabilities with at "
+            f"least one entry, got {p!r}"
         )
     if not torch.isfinite(t).all() or (t < 0).any():
         raise ValueError(f"{name} must hold finite, non-negative probabilities")
@@ -66,7 +67,8 @@ def softmax_entropy(scores: Any) -> Any:
         s = torch.from_numpy(arr.astype(np.float64))
     if s.ndim == 0 or s.shape[-1] == 0:
         raise ValueError(
-            f"scores must have at least one entry along the last dimension, got shape {tuple(s.shape)}"
+            "scores must have at least one entry along the last dimension, got shape "
+            f"{tuple(s.shape)}"
         )
     if torch.isnan(s).any() or (s == math.inf).any():
         raise ValueError("scores must not contain NaN or +inf (use -inf to mask an entry)")

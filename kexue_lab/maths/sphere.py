@@ -31,7 +31,8 @@ def _array(name: str, value: Any) -> np.ndarray:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(
-            f"{name} must be a number or an array of numbers, got {value!r} ({type(value).__name__})"
+            f"{name} must be a number or an array of numbers, got {value!r} "
+            f"({type(value).__name__})"
         ) from None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {value!r}")
@@ -58,7 +59,9 @@ def log_normaliser(d: Any) -> Any:
 
 
 def angle_density(theta: Any, d: Any) -> Any:
-    """p_d(θ) = Γ(d/2)/(Γ((d−1)/2)√π) · sin^{d−2}θ on [0, π], 0 outside (chapter 16 eq. (8), 18 eq. (5)).
+    """p_d(θ) = Γ(d/2)/(Γ((d−1)/2)√π) · sin^{d−2}θ on [0, π], 0 outside.
+
+    Chapter 16 (article eq. (8)) and chapter 18 (article eq. (5)).
 
     ``theta`` and ``d`` (≥ 2) broadcast against each other.
     """
