@@ -3,14 +3,17 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 start=$SECONDS
-echo "== 1/5 notebooks are stored without outputs"
+echo "== 1/6 notebooks are stored without outputs"
 python tools/book.py check-clean
-echo "== 2/5 generated files (_toc.yml, chapter lists) are up to date"
+echo "== 2/6 generated files (_toc.yml, chapter lists, kexue_lab/catalog.json) are up to date"
 python tools/catalog.py --check
-echo "== 3/5 unit tests (network cut off)"
+echo "== 3/6 ruff: lint and format (package, tests, tools, notebooks; 100 columns)"
+ruff check .
+ruff format --check .
+echo "== 4/6 unit tests, chapter shape, exercises (network cut off)"
 tools/offline python -m pytest tests -q -n 2 -p no:cacheprovider
-echo "== 4/5 every notebook under nbmake (network cut off), then a strict book build (-W)"
+echo "== 5/6 every notebook under nbmake (network cut off), then a strict book build (-W)"
 python tools/book.py build --strict --jobs 2
-echo "== 5/5 student edition (strict build)"
+echo "== 6/6 student edition (strict build)"
 python tools/book.py student --strict
 echo "== all tests passed in $((SECONDS - start)) s"
