@@ -71,3 +71,16 @@ def test_full_column(tmp_path):
     assert header == f"full run (L = 64, {record['device']}, {record['date']})"
     with pytest.raises(ValueError, match="names 'steps'.*lacks"):
         results.full_column("16", "{steps}", folder=tmp_path)
+
+
+def test_figure_is_closed_so_it_shows_once():
+    import matplotlib.pyplot as plt
+
+    from kexue_lab.plot import figure
+
+    fig, axes = figure(1, 2, figsize=(6, 3))
+    assert len(axes) == 2 and not plt.fignum_exists(fig.number)
+    fig, ax = figure()
+    assert hasattr(ax, "plot")
+    with pytest.raises(ValueError, match="ncols"):
+        figure(1, 0)
