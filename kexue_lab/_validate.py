@@ -12,6 +12,8 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 
 def choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``allowed``; raise ``ValueError`` otherwise."""
@@ -30,6 +32,22 @@ def real(name: str, value: Any) -> float:
     if not math.isfinite(out):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return out
+
+
+def real_array(name: str, value: Any) -> np.ndarray:
+    """Return ``value`` (a number or an array-like of numbers) as a finite float64 array."""
+    if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got a boolean {value!r}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, "
+            f"got {value!r} ({type(value).__name__})"
+        ) from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return arr
 
 
 def positive(name: str, value: Any) -> float:

@@ -54,18 +54,21 @@ def use_style() -> None:
     mpl.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
 
 
-def figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None) -> Any:
+def figure(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kwargs: Any
+) -> Any:
     """A new figure and its axes for a chapter's figure function: ``fig, axes = figure(1, 2)``.
 
     Made through pyplot (which, in Jupyter, registers the inline display of figures) and
     closed at once, so that a figure function can return ``fig`` and the notebook shows it
     exactly once, as the cell's value, in Jupyter, Colab and the built book. ``axes`` is a
-    single Axes for a 1×1 grid, else an array, as with ``plt.subplots``.
+    single Axes for a 1×1 grid, else an array, as with ``plt.subplots`` (which receives
+    ``kwargs``, e.g. ``squeeze=False``).
     """
     import matplotlib.pyplot as plt
 
     nrows, ncols = _validate.positive_int("nrows", nrows), _validate.positive_int("ncols", ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, **kwargs)
     plt.close(fig)
     return fig, axes
 

@@ -123,13 +123,16 @@ def fit(
 
     One step minimises ``loss_fn(model, x[idx], y[idx])`` with ``optimizer``
     (Adam with ``lr`` if none is given). ``clip_norm`` applies hard clipping to
-    the global gradient norm, g ← g·min(1, clip_norm/‖g‖) (chapter 19).
+    the global gradient norm, g ← g·min(1, clip_norm/‖g‖), with the one implementation
+    of chapter 19 (:func:`kexue_lab.optimization.clipping.clip_grad_norm_`).
     ``eval_fn(model)``, if given, runs under ``torch.no_grad()`` in eval mode after
     every epoch; its numbers join the history. ``show_progress=False`` hides the
     epoch bar (for sweeps that show one bar of their own). ``run`` (the chapter's
     context from :func:`kexue_lab.runtime.setup`) supplies the device and the seed.
     """
     import torch
+
+    from .optimization.clipping import clip_grad_norm_
 
     if run is not None:
         device, seed = run.device, run.seed
@@ -168,7 +171,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+                clip_grad_norm_(model.parameters(), clip_norm, "hard")
             optimizer.step()
             k = len(idx)
             count += k

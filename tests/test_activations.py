@@ -6,7 +6,6 @@ import torch
 from scipy.special import expit, ndtr
 
 from kexue_lab.architecture import activations as act
-from kexue_lab.widgets import explore, slider
 
 
 @pytest.mark.parametrize("mode", ["none", "tanh"])
@@ -14,7 +13,9 @@ from kexue_lab.widgets import explore, slider
 def test_gelu_matches_torch(mode, dtype):
     x = torch.linspace(-10, 10, 4001, dtype=dtype)
     tol = 1e-12 if dtype == torch.float64 else 1e-6
-    assert torch.allclose(act.gelu(x, mode), torch.nn.functional.gelu(x, approximate=mode), atol=tol, rtol=0)
+    assert torch.allclose(
+        act.gelu(x, mode), torch.nn.functional.gelu(x, approximate=mode), atol=tol, rtol=0
+    )
     assert act.gelu(x, mode).dtype == dtype
 
 
@@ -81,16 +82,39 @@ def test_max_error_helpers():
         act.max_gelu_error(act.phi_tanh, x_max=-1.0)
 
 
-def test_exploration_views_over_their_whole_grids():
-    tanh = explore(act.tanh_error_view, slider("a", 0.76, 0.84, steps=9), slider("c", 0.040, 0.050, steps=21))
-    sig = explore(act.sigmoid_error_view, slider("lam", 1.5, 1.9, steps=41))
-    for ex in (tanh, sig):
-        for view in ex.sweep().values():
-            for curve in view.panels[0].curves:
-                assert np.all(np.isfinite(curve.y))
-            assert view.readout.startswith("max |error|")
-    best = sig(lam=1.7017449)
-    assert "9.457e-03" in best.readout
+def test_closed_form_constants():
+    assert act.TANH_C_TAYLOR == pytest.approx(0.0455399, abs=5e-8)
+    assert act.SIGMOID_LAMBDA_SLOPE == pytest.approx(2 * act.SQRT_2_OVER_PI, rel=1e-15)
+
+
+def test_error_peaks_equioscillate_at_the_minimax_constants():
+    fit = act.fit_gelu_constants()
+    (x1, e1), (x2, e2) = act.error_peaks(lambda t: act.phi_tanh(t, c=fit["tanh_c"]))
+    assert x1 < x2 and e1 * e2 < 0
+    assert abs(abs(e1) - abs(e2)) / abs(e1) < 1e-4
+    assert abs(e1) == pytest.approx(fit["tanh_max_error"], rel=1e-4)
+    peaks = act.error_peaks(act.phi_sigmoid, count=1)
+    assert len(peaks) == 1 and abs(peaks[0][1]) == pytest.approx(9.486e-3, rel=2e-3)
+
+
+def test_error_peaks_bad_input():
+    with pytest.raises(ValueError, match="count"):
+        act.error_peaks(act.phi_tanh, count=0)
+    with pytest.raises(TypeError, match="approx must be a function"):
+        act.error_peaks(1.7)
+    with pytest.raises(ValueError, match="interior extrema"):
+        act.error_peaks(lambda t: act.normal_cdf(t) - 0.1 * t, count=1)  # monotone error
+    with pytest.raises(ValueError, match="x_max"):
+        act.error_peaks(act.phi_tanh, x_max=0.0)
+
+
+def test_time_gelu_on_the_cpu():
+    ms = act.time_gelu(torch.randn(64, 64), repeats=2, warmup=1)
+    assert set(ms) == set(act.APPROXIMATIONS) and all(v > 0 for v in ms.values())
+    with pytest.raises(TypeError, match="floating-point"):
+        act.time_gelu(torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="repeats"):
+        act.time_gelu(torch.zeros(3), repeats=0)
 
 
 def test_fit_sigmoid_scale_criteria_against_scipy():
@@ -98,8 +122,12 @@ def test_fit_sigmoid_scale_criteria_against_scipy():
     from scipy.optimize import minimize_scalar
 
     ls = act.fit_sigmoid_scale("least-squares")
-    ref = minimize_scalar(lambda l: quad(lambda t: (ndtr(t) - expit(l * t)) ** 2, 0, 20, limit=200)[0],
-                          bounds=(1.5, 2.0), method="bounded", options={"xatol": 1e-10}).x
+    ref = minimize_scalar(
+        lambda lam: quad(lambda t: (ndtr(t) - expit(lam * t)) ** 2, 0, 20, limit=200)[0],
+        bounds=(1.5, 2.0),
+        method="bounded",
+        options={"xatol": 1e-10},
+    ).x
     assert abs(ls - ref) < 1e-6
     assert act.fit_sigmoid_scale("minimax-gelu") == pytest.approx(1.7729, abs=1e-4)
     assert act.fit_sigmoid_scale() == pytest.approx(1.7017449, abs=1e-7)

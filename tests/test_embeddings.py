@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from kexue_lab.architecture import embeddings as emb
-from kexue_lab.widgets import explore, slider
+from kexue_lab.maths import sphere
 
 
 def test_dimension_threshold_closed_form_and_arrays():
@@ -42,36 +42,36 @@ def test_constants():
     assert emb.SLOPE == pytest.approx(-0.2406059, abs=1e-7)
     assert emb.EXACT_COEF == pytest.approx(2 / (0.5 * math.log(phi)))
     assert round(2 / round(-emb.SLOPE, 2), 2) == emb.ARTICLE_COEF
+    assert emb.SLOPE == pytest.approx(-0.5 * math.log(emb.PHI), abs=1e-15)
 
 
-def test_angle_density_normalised_with_moments():
-    th = np.linspace(0, np.pi, 20001)
-    for n in (2, 3, 8, 50):
-        d = emb.angle_density(th, n)
-        assert np.trapezoid(d, th) == pytest.approx(1, abs=1e-7)
-        assert np.trapezoid(d * np.cos(th), th) == pytest.approx(0, abs=1e-10)
-        assert np.trapezoid(d * np.cos(th) ** 2, th) == pytest.approx(1 / n, abs=1e-7)
-    assert emb.angle_density(-0.1, 5) == 0.0 and emb.angle_density(4.0, 5) == 0.0
-    with pytest.raises(ValueError, match="n must be >= 2"):
-        emb.angle_density(1.0, 1)
-
-
-def test_h_n_quadrature_bessel_and_article_table():
+def test_article_table_of_h_n_and_laplace_line():
     ns = np.array(sorted(emb.ARTICLE_H_N))
-    q, b = emb.h_n(ns), emb.h_n_bessel(ns)
+    q, b = sphere.h_quadrature(ns), sphere.h_bessel(ns)
     assert np.allclose(q, b, atol=1e-8, rtol=0)
     assert np.allclose(q, [emb.ARTICLE_H_N[n] for n in ns], atol=5e-4, rtol=0)
-    assert isinstance(emb.h_n(64), float)
     # slope −½ log φ, the exact intercept ≈ −0.074 and the article's Laplace line
-    assert emb.h_n_bessel(2000) / 2000 == pytest.approx(emb.SLOPE, abs=1e-4)
-    assert emb.h_n_bessel(2000) - 2000 * emb.SLOPE == pytest.approx(-0.074, abs=1e-3)
+    assert sphere.h_bessel(2000) / 2000 == pytest.approx(emb.SLOPE, abs=1e-4)
+    assert sphere.h_bessel(2000) - 2000 * emb.SLOPE == pytest.approx(-0.074, abs=1e-3)
     assert emb.h_n_laplace(100) == pytest.approx(-0.25 * math.log(5) + 100 * emb.SLOPE)
-    with pytest.raises(ValueError, match="n must be <= 2000"):
-        emb.h_n_bessel(5000)
-    with pytest.raises(ValueError, match="points"):
-        emb.h_n(32, points=50)
+    assert isinstance(emb.h_n_laplace(100), float)
+    assert emb.h_n_laplace([3, 100]).shape == (2,)
     with pytest.raises(ValueError, match="n must be >= 3"):
-        emb.h_n(2)
+        emb.h_n_laplace(2)
+    with pytest.raises(TypeError, match="n must be numeric"):
+        emb.h_n_laplace(True)
+
+
+def test_approx_entropy_is_2_log_N_plus_h_n():
+    assert emb.approx_entropy(1e5, 64) == pytest.approx(7.5525, abs=5e-5)
+    assert emb.approx_entropy(1e5, 128) == pytest.approx(-7.846, abs=5e-4)
+    out = emb.approx_entropy([100, 1000], 32)
+    assert out.shape == (2,)
+    assert np.allclose(out, 2 * np.log([100, 1000]) + sphere.h_bessel(32))
+    with pytest.raises(ValueError, match="N must be >= 2"):
+        emb.approx_entropy(1, 8)
+    with pytest.raises(ValueError, match="d must be"):
+        emb.approx_entropy(100, 1)
 
 
 def test_h_n_against_monte_carlo_expectations():
@@ -81,12 +81,15 @@ def test_h_n_against_monte_carlo_expectations():
     cos = (x * y).sum(1) / np.linalg.norm(x, axis=1) / np.linalg.norm(y, axis=1)
     w = np.exp(n * cos)
     mc = math.log(w.mean()) - n * (w * cos).mean() / w.mean()
-    assert emb.h_n(n) == pytest.approx(mc, abs=0.02)
+    assert emb.approx_entropy(2, n) - 2 * math.log(2) == pytest.approx(mc, abs=0.02)
 
 
 def test_exact_pair_entropy_matches_definition_and_is_stable():
     g = torch.Generator().manual_seed(0)
-    U, V = torch.randn(7, 4, generator=g, dtype=torch.float64), torch.randn(5, 4, generator=g, dtype=torch.float64)
+    U, V = (
+        torch.randn(7, 4, generator=g, dtype=torch.float64),
+        torch.randn(5, 4, generator=g, dtype=torch.float64),
+    )
     p = torch.softmax((U @ V.T).flatten(), 0)
     assert emb.exact_pair_entropy(U, V) == pytest.approx(float(-(p * p.log()).sum()), abs=1e-12)
     assert emb.exact_pair_entropy(np.zeros((3, 2)), np.zeros((4, 2))) == pytest.approx(math.log(12))
@@ -95,15 +98,19 @@ def test_exact_pair_entropy_matches_definition_and_is_stable():
     with pytest.raises(ValueError, match="same number of columns"):
         emb.exact_pair_entropy(U, V[:, :3])
     with pytest.raises(TypeError, match="floating point"):
-        emb.exact_pair_entropy(torch.ones(2, 2, dtype=torch.int64), torch.ones(2, 2, dtype=torch.int64))
+        emb.exact_pair_entropy(
+            torch.ones(2, 2, dtype=torch.int64), torch.ones(2, 2, dtype=torch.int64)
+        )
 
 
 def test_sphere_and_sampled_entropy():
     x = emb.sphere(50, 9, generator=torch.Generator().manual_seed(1))
     assert torch.allclose(x.norm(dim=1), torch.full((50,), 3.0, dtype=torch.float64))
-    assert emb.sampled_entropy(500, 4, seeds=2) == pytest.approx(emb.approx_entropy(500, 4), abs=0.05)
-    with pytest.raises(ValueError, match="N must be >= 2"):
-        emb.approx_entropy(1, 8)
+    assert emb.sampled_entropy(500, 4, seeds=2) == pytest.approx(
+        emb.approx_entropy(500, 4), abs=0.05
+    )
+    with pytest.raises(ValueError, match="seeds"):
+        emb.sampled_entropy(10, 4, seeds=0)
 
 
 def test_breakdown_dimension():
@@ -134,50 +141,3 @@ def test_fit_log_slope_recovers_a_line():
     assert fit["slope_se"] == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError, match=">= 3"):
         emb.fit_log_slope([10, 100], [1, 2])
-
-
-def test_jl_dimension():
-    assert emb.jl_dimension(512, 0.5) == pytest.approx(96 * math.log(512))
-    with pytest.raises(ValueError, match="eps"):
-        emb.jl_dimension(512, 1.5)
-
-
-def test_corpus_loader_vocab_pairs_and_sgns(tmp_path):
-    text = "The cat sat on the mat.\nThe dog sat on the log; the cat ran!\n" * 30
-    f = tmp_path / "tiny.txt"
-    f.write_text(text, encoding="utf-8")
-    tokens = emb.load_corpus(f)
-    assert tokens[:4] == ["the", "cat", "sat", "on"] and len(tokens) == 15 * 30
-    vocab, ids = emb.build_vocab(tokens, 5)
-    assert vocab["<unk>"] == 0 and vocab["the"] == 1 and len(vocab) == 5
-    assert ids.max() == 4 and (ids == 0).sum() > 0
-    pairs = emb.skipgram_pairs(torch.tensor([1, 2, 3]), 1)
-    assert sorted(map(tuple, pairs.tolist())) == [(1, 2), (2, 1), (2, 3), (3, 2)]
-    untrained = emb.sgns_train(ids, ids[:60], 4, 5, epochs=1, lr=1e-9, seed=0)
-    trained = emb.sgns_train(ids, ids[:60], 4, 5, epochs=3, lr=0.05, seed=0)
-    assert untrained == pytest.approx(6 * math.log(2), rel=1e-3)  # all scores 0: (1 + K)·log 2
-    assert trained < untrained
-    assert emb.saturation_dimension([8, 16, 32], [1.2, 1.005, 1.0]) == 16.0
-    with pytest.raises(ValueError, match="existing text file"):
-        emb.load_corpus(tmp_path / "missing.txt")
-    empty = tmp_path / "empty.txt"
-    empty.write_text("!!!", encoding="utf-8")
-    with pytest.raises(ValueError, match="no words"):
-        emb.load_corpus(empty)
-
-
-def test_exploration_view_over_its_whole_grid():
-    ex = explore(
-        emb.dimension_view,
-        slider("n", 8, 512, steps=25, log=True, integer=True, default=64),
-        slider("N", 1e2, 1e7, steps=21, log=True, include=[512, 1e5], default=1e5),
-    )
-    for view in ex.sweep().values():
-        assert len(view.panels) == 2
-        for panel in view.panels:
-            for curve in panel.curves:
-                assert np.all(np.isfinite(np.asarray(curve.y, dtype=float)))
-        assert view.readout.startswith("n = ")
-    assert "H < 0" in ex(n=128, N=1e5).readout and "H ≥ 0" in ex(n=64, N=1e5).readout
-    with pytest.raises(ValueError, match="n must lie"):
-        emb.dimension_view(n=1)

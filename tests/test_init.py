@@ -1,4 +1,5 @@
-"""Tests of kexue_lab.architecture.init (chapter 13: averaging fan-in and fan-out for non-square matrices)."""
+"""Tests of kexue_lab.architecture.init (chapter 13: averaging fan-in and fan-out of non-square
+matrices)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from kexue_lab import nn
 from kexue_lab.architecture import init as I
-from kexue_lab.widgets import explore, slider
+from kexue_lab.optimization import clipping
 
 # ---- average_dim, layer_gains, pair_gain -------------------------------------------------------
 
@@ -38,7 +40,9 @@ def test_means_are_ordered_and_symmetric(m: int, n: int) -> None:
     for k in I.MEANS:
         assert I.average_dim(m, n, k) == pytest.approx(I.average_dim(n, m, k), rel=1e-12)
     # harmonic · arithmetic = geometric²
-    assert I.average_dim(m, n, "harmonic") * I.average_dim(m, n, "arithmetic") == pytest.approx(m * n, rel=1e-12)
+    assert I.average_dim(m, n, "harmonic") * I.average_dim(m, n, "arithmetic") == pytest.approx(
+        m * n, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("kind", I.KINDS)
@@ -58,11 +62,19 @@ def test_layer_and_pair_gains() -> None:
     assert I.layer_gains(64, 256, "arithmetic") == pytest.approx((0.4, 1.6))
     assert I.layer_gains(64, 256, "geometric") == pytest.approx((0.5, 2.0))
     assert I.layer_gains(64, 256, "fan_in") == pytest.approx((1.0, 4.0))
-    gains = {"arithmetic": 0.64, "geometric": 1.0, "harmonic": 1.5625, "fan_in": 1.0, "fan_out": 1.0}
+    gains = {
+        "arithmetic": 0.64,
+        "geometric": 1.0,
+        "harmonic": 1.5625,
+        "fan_in": 1.0,
+        "fan_out": 1.0,
+    }
     for kind, value in gains.items():
         assert I.pair_gain(64, 256, kind) == pytest.approx(value, rel=1e-12)
     assert I.pair_gain(64, 256, "quadratic") == pytest.approx(64 * 256 / 217.6**2, rel=1e-12)
-    assert I.pair_gain(64, 256, "arithmetic") * I.pair_gain(64, 256, "harmonic") == pytest.approx(1.0)
+    assert I.pair_gain(64, 256, "arithmetic") * I.pair_gain(64, 256, "harmonic") == pytest.approx(
+        1.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -89,13 +101,15 @@ def test_average_dim_accepts_numpy_integers() -> None:
 
 
 def test_unknown_kind_names_the_argument_and_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"kind='xavier' is not allowed; choose one of .*'arithmetic'"):
+    with pytest.raises(
+        ValueError, match=r"kind='xavier' is not allowed; choose one of .*'arithmetic'"
+    ):
         I.average_dim(3, 4, "xavier")
     with pytest.raises(ValueError, match="kind="):
         I.pair_gain(3, 4, "mean")
 
 
-# ---- stacks ---------------------------------------------------------------------------------------
+# ---- stacks --------------------------------------------------------------------------------------
 
 
 def test_alternating_dims() -> None:
@@ -127,13 +141,22 @@ def test_fan_in_keeps_the_forward_pass_and_fan_out_the_backward_pass() -> None:
     assert bwd[-1] == pytest.approx(0.5 * math.log(25 / 10))
 
 
-@pytest.mark.parametrize("bad,err", [([64], ValueError), ("64,256", TypeError), (64, TypeError), ([64, 0], ValueError), ([64, 2.0], TypeError)])
+@pytest.mark.parametrize(
+    "bad,err",
+    [
+        ([64], ValueError),
+        ("64,256", TypeError),
+        (64, TypeError),
+        ([64, 0], ValueError),
+        ([64, 2.0], TypeError),
+    ],
+)
 def test_stack_rejects_bad_dims(bad, err) -> None:
     with pytest.raises(err, match="dims"):
         I.stack_log_gains(bad, "geometric")
 
 
-# ---- nonsquare_ -----------------------------------------------------------------------------------
+# ---- nonsquare_ ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", I.KINDS)
@@ -159,7 +182,9 @@ def test_nonsquare_fan_in_reads_pytorch_layout() -> None:
 
 def test_arithmetic_is_torch_xavier_normal() -> None:
     a = I.nonsquare_(torch.empty(30, 70), "arithmetic", generator=torch.Generator().manual_seed(5))
-    b = torch.nn.init.xavier_normal_(torch.empty(30, 70), generator=torch.Generator().manual_seed(5))
+    b = torch.nn.init.xavier_normal_(
+        torch.empty(30, 70), generator=torch.Generator().manual_seed(5)
+    )
     assert torch.equal(a, b)
 
 
@@ -201,27 +226,33 @@ def test_nonsquare_rejects_a_generator_on_another_device() -> None:
         I.nonsquare_(torch.zeros(3, 4, device="cuda"), "geometric", generator=torch.Generator())
 
 
-# ---- mlp ------------------------------------------------------------------------------------------
+# ---- chapter 13's network: nn.mlp with nonsquare_ --------------------------------------------
 
 
-def test_mlp_structure_and_init() -> None:
-    net = I.mlp([64, 256, 64, 10], "geometric", generator=torch.Generator().manual_seed(0))
+def _net(
+    dims: list[int], kind: str, activation: str = "tanh", generator=None
+) -> torch.nn.Sequential:
+    return nn.mlp(
+        dims, activation=activation, init=lambda w: I.nonsquare_(w, kind, generator=generator)
+    )
+
+
+def test_nn_mlp_with_nonsquare_init() -> None:
+    net = _net([64, 256, 64, 10], "geometric", generator=torch.Generator().manual_seed(0))
     kinds = [type(layer).__name__ for layer in net]
     assert kinds == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
     assert float(net[2].weight.detach().var()) == pytest.approx(1 / 128, rel=0.05)
     assert float(net[2].bias.detach().abs().sum()) == 0.0
     assert net(torch.randn(5, 64)).shape == (5, 10)
-    linear = I.mlp([8, 4, 8], "fan_in", activation="linear")
-    assert [type(layer).__name__ for layer in linear] == ["Linear", "Linear"]
-    with pytest.raises(ValueError, match="activation='relu'"):
-        I.mlp([8, 4], "fan_in", activation="relu")
+    linear = _net([8, 4, 8], "fan_in", activation="linear")
+    assert [type(layer).__name__ for layer in linear] == ["Linear", "Identity", "Linear"]
 
 
 # ---- StackedMLP and PerNetworkSGD -------------------------------------------------------------
 
 
 def _copy_into_mlp(stacked: I.StackedMLP, r: int, dims: list[int]) -> torch.nn.Sequential:
-    net = I.mlp(dims, "geometric")
+    net = _net(dims, "geometric")
     linears = [layer for layer in net if isinstance(layer, torch.nn.Linear)]
     with torch.no_grad():
         for lin, w, b in zip(linears, stacked.weights, stacked.biases):
@@ -239,11 +270,12 @@ def test_stacked_mlp_matches_separate_networks() -> None:
     out = stacked(x)
     assert out.shape == (3, 7, 5)
     for r, kind in enumerate(kinds):
-        fan_out, fan_in = dims[2], dims[1]
         assert float(stacked.weights[1][r].detach().var()) > 0
         net = _copy_into_mlp(stacked, r, dims)
         torch.testing.assert_close(out[r], net(x))
-    big = I.StackedMLP([400, 1600], ["fan_in", "fan_out"], generator=torch.Generator().manual_seed(1))
+    big = I.StackedMLP(
+        [400, 1600], ["fan_in", "fan_out"], generator=torch.Generator().manual_seed(1)
+    )
     w = big.weights[0].detach()
     assert float(w[0].var()) == pytest.approx(1 / 400, rel=0.02)
     assert float(w[1].var()) == pytest.approx(1 / 1600, rel=0.02)
@@ -256,7 +288,9 @@ def test_per_network_sgd_equals_training_one_by_one() -> None:
     nets = [_copy_into_mlp(stacked, r, dims) for r in range(2)]
     x, y = torch.randn(16, 8) * 5, torch.randint(0, 3, (16,))
     opt = I.PerNetworkSGD(stacked, lr=0.5, clip_norm=0.3)
-    loss = torch.nn.functional.cross_entropy(stacked(x).permute(1, 2, 0), y[:, None].expand(-1, 2), reduction="none").mean(0)
+    loss = torch.nn.functional.cross_entropy(
+        stacked(x).permute(1, 2, 0), y[:, None].expand(-1, 2), reduction="none"
+    ).mean(0)
     opt.zero_grad()
     loss.sum().backward()
     norms = stacked.grad_norms()
@@ -265,10 +299,30 @@ def test_per_network_sgd_equals_training_one_by_one() -> None:
         single = torch.optim.SGD(net.parameters(), lr=0.5)
         single.zero_grad()
         torch.nn.functional.cross_entropy(net(x), y).backward()
-        assert float(torch.nn.utils.clip_grad_norm_(net.parameters(), 0.3)) == pytest.approx(float(norms[r]), rel=1e-5)
+        norm = clipping.clip_grad_norm_(net.parameters(), 0.3)  # the same hard factor, one network
+        assert norm == pytest.approx(float(norms[r]), rel=1e-5)
         single.step()
         torch.testing.assert_close(net(x), stacked(x)[r])
     assert float(norms.min()) > 0.3  # the clipping was active
+
+
+def test_stacked_clipping_is_clip_factor_per_network() -> None:
+    stacked = I.StackedMLP([4, 6, 3], ["fan_in", "fan_out", "geometric"])
+    for r, p in enumerate(stacked.parameters()):
+        p.grad = torch.ones_like(p)
+        p.grad[0].zero_()  # network 0: zero gradient, factor exactly 1 (no division by zero)
+        p.grad[2].mul_(1e-3)  # network 2: below the threshold, untouched
+    before = [p.grad.clone() for p in stacked.parameters()]
+    norms = stacked.clip_grad_norm_(0.5)
+    factor = clipping.clip_factor(norms, 0.5, "hard")
+    assert (
+        factor[0] == 1.0 and factor[2] == 1.0 and factor[1] == pytest.approx(0.5 / float(norms[1]))
+    )
+    for p, g in zip(stacked.parameters(), before):
+        torch.testing.assert_close(p.grad, g * factor.view(-1, *([1] * (p.dim() - 1))))
+    assert float(stacked.grad_norms()[1]) == pytest.approx(0.5, rel=1e-6)
+    with pytest.raises(ValueError, match="max_norm must be > 0"):
+        stacked.clip_grad_norm_(0.0)
 
 
 def test_stacked_rejects_bad_input() -> None:
@@ -353,51 +407,3 @@ def test_mean_field_small_signal_limit_is_the_pair_gain() -> None:
 def test_gauss_hermite_moments() -> None:
     assert I._gauss(lambda z: z**2, 2.5) == pytest.approx(2.5, rel=1e-12)
     assert I._gauss(lambda z: z**4, 2.0) == pytest.approx(12.0, rel=1e-12)
-
-
-# ---- the exploration ----------------------------------------------------------------------------
-
-
-def _exploration():
-    return explore(
-        I.averaging_view,
-        slider("m", 16, 1024, steps=7, log=True, default=64, label="m (fan-in)"),
-        slider("n", 16, 1024, steps=7, log=True, default=256, label="n (fan-out)"),
-        slider("pairs", 1, 8, steps=8, integer=True, default=4, label="pairs"),
-        title="test",
-    )
-
-
-def test_averaging_view_over_its_whole_grid() -> None:
-    exp = _exploration()
-    views = exp.sweep()
-    assert len(views) == 7 * 7 * 8
-    for idx, params in exp.grid():
-        view = views[idx]
-        assert len(view.panels) == 3
-        m, n, pairs = int(params["m"]), int(params["n"]), int(params["pairs"])
-        for panel in view.panels[1:]:
-            lo, hi = panel.ylim
-            for curve in panel.curves:
-                y = np.asarray(curve.y, dtype=float)
-                assert np.all(np.isfinite(y)) and len(y) == 2 * pairs + 1
-                assert np.all((y >= lo) & (y <= hi)), (params, curve.name)
-        fwd = {c.name: c.y[-1] for c in view.panels[1].curves}
-        assert fwd["geometric"] == pytest.approx(0.0, abs=1e-12)
-        assert fwd["arithmetic (Xavier)"] == pytest.approx(pairs * math.log10(4 * m * n / (m + n) ** 2), abs=1e-9)
-        loss = view.panels[0]
-        assert len(loss.vlines) == 6 and all(np.all(np.isfinite(c.y)) for c in loss.curves)
-        # each excess loss touches 0 at its minimizer (the quadratic and geometric means)
-        assert all(min(c.y) > -1e-9 for c in loss.curves)
-        assert min(loss.curves[1].y) == pytest.approx(0.0, abs=1e-12)
-        assert "d̄:" in view.readout and f"m = {m}" in view.readout
-
-
-def test_averaging_view_static_payload_is_small() -> None:
-    html = _exploration().static_html()
-    assert len(html) < 600_000
-
-
-def test_averaging_view_rejects_bad_parameters() -> None:
-    with pytest.raises(ValueError, match="pairs"):
-        I.averaging_view(64, 256, 0)

@@ -4,15 +4,18 @@ import numpy as np
 import pytest
 import torch
 
+from kexue_lab.architecture import conditioning as cd
 from kexue_lab.architecture import normalization as nz
+from kexue_lab.nn import NORMS, mlp
 from kexue_lab.train import classification_loss
-from kexue_lab.widgets import choice, explore, slider
 
 
 def _autograd_bn(x, g, gamma, eps):
     x = x.clone().requires_grad_(True)
     if eps > 0:  # PyTorch's own BN (training mode: batch statistics, biased variance)
-        z = torch.nn.functional.batch_norm(x, None, None, weight=gamma, bias=torch.zeros_like(gamma), training=True, eps=eps)
+        z = torch.nn.functional.batch_norm(
+            x, None, None, weight=gamma, bias=torch.zeros_like(gamma), training=True, eps=eps
+        )
     else:  # PyTorch refuses eps = 0 in training: autograd through the formula instead
         z = gamma * (x - x.mean(0)) / x.std(0, unbiased=False)
     (z * g).sum().backward()
@@ -102,7 +105,9 @@ def test_gradient_predictiveness_on_a_quadratic():
     for k, eta in enumerate([0.1, 0.5, 1.0]):
         w1 = w - eta * g
         assert res.loss[k] == pytest.approx(float(0.5 * w1 @ H @ w1), rel=1e-12)
-        assert res.grad_change[k] == pytest.approx(float(torch.linalg.vector_norm(eta * H @ g)), rel=1e-10)
+        assert res.grad_change[k] == pytest.approx(
+            float(torch.linalg.vector_norm(eta * H @ g)), rel=1e-10
+        )
     assert res.loss0 == pytest.approx(float(0.5 * w @ H @ w), rel=1e-12)
     assert res.grad_norm == pytest.approx(float(g.norm()), rel=1e-12)
     assert np.allclose(res.loss_change, res.loss - res.loss0)
@@ -113,7 +118,7 @@ def test_gradient_predictiveness_on_a_quadratic():
 
 def test_gradient_predictiveness_leaves_the_model_unchanged():
     torch.manual_seed(3)
-    model = nz.mlp([8, 6, 3], "post")
+    model = mlp([8, 6, 3], norm="post", flatten=True)
     x, y = torch.randn(32, 8), torch.randint(0, 3, (32,))
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -127,7 +132,7 @@ def test_gradient_predictiveness_leaves_the_model_unchanged():
 
 
 def test_gradient_predictiveness_bad_input():
-    model = nz.mlp([4, 2], "none")
+    model = mlp([4, 2], flatten=True)
     batch = (torch.randn(5, 4), torch.randint(0, 2, (5,)))
     with pytest.raises(TypeError, match="torch.nn.Module"):
         nz.gradient_predictiveness(lambda t: t, classification_loss, batch, 0.1)
@@ -147,69 +152,104 @@ def test_gradient_predictiveness_bad_input():
         nz.gradient_predictiveness(model, classification_loss, batch, 0.1)
 
 
-def test_mlp_placements():
-    kinds = {n: [type(m).__name__ for m in nz.mlp([5, 4, 4, 3], n)] for n in nz.NORMS}
-    assert kinds["none"] == ["Flatten", "Linear", "ReLU", "Linear", "ReLU", "Linear"]
-    assert kinds["pre"] == ["Flatten", "BatchNorm1d", "Linear", "ReLU", "BatchNorm1d", "Linear", "ReLU", "BatchNorm1d", "Linear"]
-    assert kinds["post"] == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU", "Linear"]
-    torch.manual_seed(0)
-    a = [m.weight for m in nz.mlp([5, 4, 3], "none") if isinstance(m, torch.nn.Linear)]
-    torch.manual_seed(0)
-    b = [m.weight for m in nz.mlp([5, 4, 3], "pre") if isinstance(m, torch.nn.Linear)]
-    assert all(torch.equal(p, q) for p, q in zip(a, b))
-    with pytest.raises(ValueError, match="norm='bn'"):
-        nz.mlp([3, 2], "bn")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="sizes"):
-        nz.mlp([3], "none")
+def _reference_mlp(sizes, norm):
+    """Chapter 14's network as it was built by hand: Flatten, He-normal Linears, BN by norm."""
+    layers = [torch.nn.Flatten()]
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if norm == "pre":
+            layers.append(torch.nn.BatchNorm1d(a))
+        linear = torch.nn.Linear(a, b)
+        torch.nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
+        torch.nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if i < len(sizes) - 2:
+            layers += [torch.nn.BatchNorm1d(b)] if norm == "post" else []
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_the_sweeps_mlp_matches_the_hand_built_network(norm):
+    """nn.mlp with He init and flatten=True: same layers and same weights after the same seed."""
+    he = lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu")  # noqa: E731
+    torch.manual_seed(3)
+    ours = mlp([5, 4, 4, 3], norm=norm, init=he, flatten=True)
+    torch.manual_seed(3)
+    ref = _reference_mlp([5, 4, 4, 3], norm)
+    assert [type(m) for m in ours] == [type(m) for m in ref]
+    a, b = ours.state_dict(), ref.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_lr_sweep_small():
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(96, 6, generator=gen) + 3.0
     y = (x[:, 0] > 3.0).long()
-    runs = nz.lr_sweep(x, y, sizes=[6, 8, 2], norms=["none", "pre"], lrs=[0.1, 1e38], epochs=2, batch_size=32, probe_size=40)
+    runs = nz.lr_sweep(
+        x,
+        y,
+        sizes=[6, 8, 2],
+        norms=["none", "pre"],
+        lrs=[0.1, 1e38],
+        epochs=2,
+        batch_size=32,
+        probe_size=40,
+    )
     assert set(runs) == {("none", 0.1), ("none", 1e38), ("pre", 0.1), ("pre", 1e38)}
     ok = runs[("none", 0.1)]
     assert ok.diverged_at is None and len(ok.loss) == 2 and math.isfinite(ok.final_loss)
     assert ok.probe["grad_change"].shape == (3, 4)  # initialisation + 2 epochs, 4 step multipliers
-    assert runs[("none", 1e38)].final_loss == math.inf and runs[("none", 1e38)].diverged_at >= 1
+    bad = runs[("none", 1e38)]
+    assert bad.final_loss == math.inf and bad.diverged_at >= 1 and bad.loss == []
+    assert bad.probe["beta"].shape[0] >= 1  # the measurements before the divergence are kept
+    assert list(runs) == [(n, lr) for n in ("none", "pre") for lr in (0.1, 1e38)]
+    with pytest.raises(ValueError, match="norms"):
+        nz.lr_sweep(x, y, sizes=[6, 2], norms=["bn"], lrs=[0.1], epochs=1, batch_size=8)
 
 
 def test_standardize_second_moment_and_logistic_gd():
     rng = np.random.default_rng(0)
     X = rng.normal(5.0, 2.0, size=(200, 3))
     X[:, 2] = 1.0
-    Z = nz.standardize(X)
-    assert np.allclose(Z[:, :2].mean(0), 0) and np.allclose(Z[:, :2].std(0), 1) and np.allclose(Z[:, 2], 0)
-    assert np.allclose(nz.standardize(X, center=True, scale=False), X - X.mean(0))
-    M = nz.second_moment(X, bias=True)
+    Z = cd.standardize(X)
+    assert (
+        np.allclose(Z[:, :2].mean(0), 0)
+        and np.allclose(Z[:, :2].std(0), 1)
+        and np.allclose(Z[:, 2], 0)
+    )
+    assert np.allclose(cd.standardize(X, center=True, scale=False), X - X.mean(0))
+    M = cd.second_moment(X, bias=True)
     assert M.shape == (4, 4) and M[3, 3] == 1.0 and np.allclose(M[:3, 3], X.mean(0))
     y = (X[:, 0] > 5.0).astype(float)
-    theta, losses = nz.logistic_gd(nz.standardize(X[:, :2]), y, steps=50)
-    assert losses[0] == pytest.approx(math.log(2)) and np.all(np.diff(losses) <= 1e-15)  # η = 1/L: monotone
+    theta, losses = cd.logistic_gd(cd.standardize(X[:, :2]), y, steps=50)
+    assert losses[0] == pytest.approx(math.log(2)) and np.all(
+        np.diff(losses) <= 1e-15
+    )  # η = 1/L: monotone
     with pytest.raises(ValueError, match="y must hold one label"):
-        nz.logistic_gd(X, y[:-1], steps=5)
+        cd.logistic_gd(X, y[:-1], steps=5)
     with pytest.raises(ValueError, match="X must have shape"):
-        nz.second_moment(np.ones(3))
+        cd.second_moment(np.ones(3))
 
 
 def test_conditioning_problem_matches_sampled_moments():
     rng = np.random.default_rng(1)
     c, r = 3.0, 10.0
-    cov = np.outer([1, r], [1, r]) * np.array([[1, nz.VIEW_RHO], [nz.VIEW_RHO, 1]])
+    cov = np.outer([1, r], [1, r]) * np.array([[1, cd.VIEW_RHO], [cd.VIEW_RHO, 1]])
     x = rng.multivariate_normal([c, c], cov, size=400_000)
-    H, star, A, m = nz.conditioning_problem(c, r, "raw")
-    assert np.allclose(H, nz.second_moment(x, bias=True), rtol=0.02, atol=0.05)
-    assert np.allclose(A @ star, np.append(nz.VIEW_W, nz.VIEW_B))
-    Hs, _, _, ms = nz.conditioning_problem(c, r, "standardised")
-    assert np.allclose(ms, 0) and np.allclose(np.linalg.eigvalsh(Hs), [1 - nz.VIEW_RHO, 1, 1 + nz.VIEW_RHO])
+    H, star, A, m = cd.conditioning_problem(c, r, "raw")
+    assert np.allclose(H, cd.second_moment(x, bias=True), rtol=0.02, atol=0.05)
+    assert np.allclose(A @ star, np.append(cd.VIEW_W, cd.VIEW_B))
+    Hs, _, _, ms = cd.conditioning_problem(c, r, "standardised")
+    assert np.allclose(ms, 0) and np.allclose(
+        np.linalg.eigvalsh(Hs), [1 - cd.VIEW_RHO, 1, 1 + cd.VIEW_RHO]
+    )
     with pytest.raises(ValueError, match="prep"):
-        nz.conditioning_problem(1.0, 1.0, "whitened")  # type: ignore[arg-type]
+        cd.conditioning_problem(1.0, 1.0, "whitened")  # type: ignore[arg-type]
 
 
 def test_steps_to_tol_matches_a_direct_run():
-    H, star, _, _ = nz.conditioning_problem(3.0, 10.0, "centred")
-    n = nz.steps_to_tol(H, -star, 1e-6)
+    H, star, _, _ = cd.conditioning_problem(3.0, 10.0, "centred")
+    n = cd.steps_to_tol(H, -star, 1e-6)
     L = np.linalg.eigvalsh(H).max()
     theta, gap0 = np.zeros(3), 0.5 * star @ H @ star
     for _ in range(n - 1):
@@ -219,19 +259,23 @@ def test_steps_to_tol_matches_a_direct_run():
     assert gap(theta - H @ (theta - star) / L) <= 1e-6 * gap0
 
 
-def test_conditioning_view_over_its_whole_grid():
-    ex = explore(
-        nz.conditioning_view,
-        slider("offset", 0, 10, steps=11, default=3),
-        slider("ratio", 1, 100, steps=5, log=True, default=10),
-        choice("prep", {p: p for p in nz.PREPS}),
-    )
-    for view in ex.sweep().values():
-        for panel in view.panels:
-            for curve in panel.curves:
-                assert np.all(np.isfinite(curve.y)) and np.all(np.isfinite(curve.x))
-        assert view.readout.startswith("L = λ_max")
-    # standardising makes the curvature independent of the offset and the ratio
-    heads = {ex(offset=o, ratio=r, prep="standardised").readout.split(";")[0] for o in (0, 10) for r in (1, 100)}
-    assert heads == {"L = λ_max = 1.5, condition number 3"}
-    assert "condition number 1.36e+06" in ex(offset=10, ratio=100, prep="raw").readout
+def test_gd_trajectory_matches_a_direct_run():
+    H, star, _, _ = cd.conditioning_problem(2.0, 3.0, "raw")
+    L = np.linalg.eigvalsh(H).max()
+    gap, thetas = cd.gd_trajectory(H, star, [0, 1, 5, 40])
+    theta, direct = np.zeros(3), {}
+    for t in range(41):
+        direct[t] = theta.copy()
+        theta = theta - H @ (theta - star) / L
+    f = lambda t: 0.5 * (t - star) @ H @ (t - star)  # noqa: E731
+    for k, t in enumerate([0, 1, 5, 40]):
+        assert np.allclose(thetas[k], direct[t], atol=1e-10)
+        assert gap[k] == pytest.approx(f(direct[t]) / f(np.zeros(3)), rel=1e-8, abs=1e-15)
+    with pytest.raises(ValueError, match="H must be a symmetric"):
+        cd.gd_trajectory(np.ones((2, 3)), star, [1])
+    with pytest.raises(ValueError, match="steps must be"):
+        cd.gd_trajectory(H, star, [-1])
+    with pytest.raises(ValueError, match="positive definite"):
+        cd.gd_trajectory(np.zeros((3, 3)), star, [1])
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        cd.steps_to_tol(H, -star, tol=0.0)

@@ -66,7 +66,7 @@ def test_view_and_curve_checks():
 
 
 def test_exploration_sweeps_every_grid_point():
-    ex = w.explore(_view, w.slider("a", 0.5, 2.0, steps=4), w.choice("kind", ["sin", "cos"]))
+    ex = w.exploration(w.slider("a", 0.5, 2.0, steps=4), w.choice("kind", ["sin", "cos"]))(_view)
     views = ex.sweep()
     assert len(views) == 8 and all(isinstance(v, w.View) for v in views.values())
     assert ex(a=2.0).readout == "a=2.0"
@@ -75,20 +75,20 @@ def test_exploration_sweeps_every_grid_point():
 
 
 def test_exploration_rejects_a_function_that_returns_something_else():
-    ex = w.explore(lambda a: 1, w.slider("a", 0, 1, steps=2))
+    ex = w.exploration(w.slider("a", 0, 1, steps=2))(lambda a: 1)
     with pytest.raises(TypeError, match="View"):
         ex(a=0.0)
 
 
 def test_grid_size_is_limited():
     with pytest.raises(ValueError, match="grid has"):
-        w.explore(_view, w.slider("a", 0, 1, steps=100), w.slider("b", 0, 1, steps=100))
+        w.exploration(w.slider("a", 0, 1, steps=100), w.slider("b", 0, 1, steps=100))(_view)
 
 
 def test_static_html_embeds_every_frame():
-    ex = w.explore(
-        _view, w.slider("a", 0.5, 2.0, steps=4), w.choice("kind", ["sin", "cos"]), title="demo"
-    )
+    ex = w.exploration(
+        w.slider("a", 0.5, 2.0, steps=4), w.choice("kind", ["sin", "cos"]), title="demo"
+    )(_view)
     html = ex.static_html()
     payload = json.loads(re.search(r"var D = (\{.*?\});\n", html, re.S).group(1))
     assert len(payload["frames"]) == 8 and "0-1" in payload["frames"]
@@ -100,7 +100,7 @@ def test_live_widgets_and_matplotlib_rendering():
     import matplotlib
 
     matplotlib.use("Agg")
-    ex = w.explore(_view, w.slider("a", 0.5, 2.0, steps=4), w.choice("kind", ["sin", "cos"]))
+    ex = w.exploration(w.slider("a", 0.5, 2.0, steps=4), w.choice("kind", ["sin", "cos"]))(_view)
     box = ex.live()
     sliders = box.children[0].children
     assert {s.description for s in sliders} == {"a", "kind"}
@@ -111,7 +111,7 @@ def test_live_widgets_and_matplotlib_rendering():
 def test_show_picks_static_in_book_builds(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    ex = w.explore(_view, w.slider("a", 0.5, 2.0, steps=3))
+    ex = w.exploration(w.slider("a", 0.5, 2.0, steps=3))(_view)
     monkeypatch.setenv("KEXUE_BOOK", "1")
     ex.show()
     assert "Plotly.react" in shown[-1].data
@@ -120,3 +120,20 @@ def test_show_picks_static_in_book_builds(monkeypatch):
     assert shown[-1].__class__.__name__ == "VBox"
     with pytest.raises(ValueError, match="mode"):
         ex.show("both")  # type: ignore[arg-type]
+
+
+def test_a_bare_exploration_displays_itself(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setenv("KEXUE_BOOK", "1")
+
+    @w.exploration(w.slider("a", 0.5, 2.0, steps=3), title="decorated")
+    def demo(a: float = 1.0) -> w.View:
+        """A demo."""
+        return _view(a, "sin")
+
+    assert isinstance(demo, w.Exploration) and demo.__doc__ == "A demo."
+    demo._ipython_display_()
+    assert "Plotly.react" in shown[-1].data
+    with pytest.raises(TypeError, match="controls"):
+        w.exploration("a")

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from .. import _validate
-from ..widgets import Curve, Panel, View
 
 Approximation = Literal["none", "tanh", "sigmoid"]
 APPROXIMATIONS: tuple[str, ...] = ("none", "tanh", "sigmoid")
@@ -30,6 +29,10 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 TANH_C = 0.044715
 #: The published scale of the sigmoid form (GELU paper; Bowling et al., 2009).
 SIGMOID_LAMBDA = 1.702
+#: The Taylor-matched cubic coefficient, c = (4 − π)/(6π) ≈ 0.0455399 (article eq. (8)).
+TANH_C_TAYLOR = (4 - math.pi) / (6 * math.pi)
+#: The slope-matched sigmoid scale: σ'(0)·λ = Φ'(0) gives λ = 4/√(2π) ≈ 1.5958.
+SIGMOID_LAMBDA_SLOPE = 4 / math.sqrt(2 * math.pi)
 
 
 def gelu(x: Any, approximate: Approximation = "none") -> Any:
@@ -48,7 +51,10 @@ def gelu(x: Any, approximate: Approximation = "none") -> Any:
     if not is_tensor:
         arr = np.asarray(x)
         if arr.dtype.kind not in "fiub":
-            raise TypeError(f"x must be numeric (a tensor, array or number), got {type(x).__name__} of dtype {arr.dtype}")
+            raise TypeError(
+                f"x must be numeric (a tensor, array or number), got {type(x).__name__} "
+                f"of dtype {arr.dtype}"
+            )
         arr = arr.astype(np.float64)
         t = torch.from_numpy(arr)
     else:
@@ -121,7 +127,9 @@ def max_gelu_error(approx: Any, *, x_max: float = 20.0, step: float = 1e-4) -> t
 def _minimize_scalar(objective: Any, lo: float, hi: float) -> float:
     from scipy.optimize import minimize_scalar
 
-    res = minimize_scalar(objective, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12, "maxiter": 500})
+    res = minimize_scalar(
+        objective, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12, "maxiter": 500}
+    )
     if not res.success:
         raise RuntimeError(f"the min–max search did not converge: {res.message}")
     return float(res.x)
@@ -130,7 +138,9 @@ def _minimize_scalar(objective: Any, lo: float, hi: float) -> float:
 SigmoidCriterion = Literal["minimax", "minimax-gelu", "least-squares"]
 
 
-def fit_sigmoid_scale(criterion: SigmoidCriterion = "minimax", *, x_max: float = 20.0, step: float = 1e-4) -> float:
+def fit_sigmoid_scale(
+    criterion: SigmoidCriterion = "minimax", *, x_max: float = 20.0, step: float = 1e-4
+) -> float:
     """The λ of Φ(x) ≈ σ(λx) that is best under ``criterion``:
 
     * ``"minimax"``:       min_λ max_x |Φ(x) − σ(λx)|        (the paper's 1.702);
@@ -143,13 +153,12 @@ def fit_sigmoid_scale(criterion: SigmoidCriterion = "minimax", *, x_max: float =
     _validate.choice("criterion", criterion, ("minimax", "minimax-gelu", "least-squares"))
     x = _grid(x_max, step)
     phi = normal_cdf(x)
-    if criterion == "minimax":
-        objective = lambda lam: float(np.max(np.abs(phi - phi_sigmoid(x, lam))))  # noqa: E731
-    elif criterion == "minimax-gelu":
-        objective = lambda lam: float(np.max(np.abs(x * (phi - phi_sigmoid(x, lam)))))  # noqa: E731
-    else:
-        objective = lambda lam: float(np.trapezoid((phi - phi_sigmoid(x, lam)) ** 2, x))  # noqa: E731
-    return _minimize_scalar(objective, 1.0, 2.5)
+    objectives = {
+        "minimax": lambda lam: float(np.max(np.abs(phi - phi_sigmoid(x, lam)))),
+        "minimax-gelu": lambda lam: float(np.max(np.abs(x * (phi - phi_sigmoid(x, lam))))),
+        "least-squares": lambda lam: float(np.trapezoid((phi - phi_sigmoid(x, lam)) ** 2, x)),
+    }
+    return _minimize_scalar(objectives[criterion], 1.0, 2.5)
 
 
 def fit_gelu_constants(*, x_max: float = 10.0, step: float = 1e-4) -> dict[str, float]:
@@ -167,7 +176,9 @@ def fit_gelu_constants(*, x_max: float = 10.0, step: float = 1e-4) -> dict[str, 
     x = _grid(x_max, step)
     target_erf = 2.0 * normal_cdf(x) - 1.0
     a = SQRT_2_OVER_PI
-    b = _minimize_scalar(lambda b: float(np.max(np.abs(target_erf - np.tanh(a * x + b * x**3)))), 0.0, 0.1)
+    b = _minimize_scalar(
+        lambda b: float(np.max(np.abs(target_erf - np.tanh(a * x + b * x**3)))), 0.0, 0.1
+    )
     lam = fit_sigmoid_scale("minimax", x_max=x_max, step=step)
     tanh_err, tanh_at = max_phi_error(lambda t: phi_tanh(t, a, b / a), x_max=x_max, step=step)
     sig_err, sig_at = max_phi_error(lambda t: phi_sigmoid(t, lam), x_max=x_max, step=step)
@@ -182,38 +193,66 @@ def fit_gelu_constants(*, x_max: float = 10.0, step: float = 1e-4) -> dict[str, 
     }
 
 
-# ---- explorations (chapter 12) ------------------------------------------------------------------
-_VIEW_X = np.linspace(0.0, 5.0, 101)
+def error_peaks(
+    approx: Any, *, count: int = 2, x_max: float = 8.0, step: float = 1e-5
+) -> list[tuple[float, float]]:
+    """The ``count`` largest interior extrema (x, e(x)) of e(x) = Φ(x) − approx(x), sorted by x.
+
+    A min–max (Chebyshev) fit equioscillates: at the optimum the largest |e| is reached at
+    several points with alternating signs (chapter 12, §3). The extrema are the local maxima
+    and minima of e on the grid 0, step, 2·step, … < x_max; the ``count`` largest in size
+    are returned. ``approx`` maps an array of x to the approximation of Φ (e.g. :func:`phi_tanh`).
+    """
+    from scipy.signal import argrelextrema
+
+    if not callable(approx):
+        raise TypeError(f"approx must be a function of x (e.g. phi_tanh), got {approx!r}")
+    count = _validate.positive_int("count", count)
+    x = _grid(x_max, step)
+    x = x[x < x_max]
+    err = normal_cdf(x) - approx(x)
+    idx = np.concatenate([argrelextrema(err, np.greater)[0], argrelextrema(err, np.less)[0]])
+    if len(idx) < count:
+        raise ValueError(
+            f"count={count} but the error has only {len(idx)} interior extrema on [0, {x_max})"
+        )
+    top = sorted(idx, key=lambda i: -abs(err[i]))[:count]
+    return sorted((float(x[i]), float(err[i])) for i in top)
 
 
-def tanh_error_view(a: float = SQRT_2_OVER_PI, c: float = TANH_C) -> View:
-    """Error Φ(x) − ½[1 + tanh(a(x + c·x³))] on [0, 5] and its maximum, for the exploration."""
-    err = normal_cdf(_VIEW_X) - phi_tanh(_VIEW_X, a, c)
-    worst, at = max_phi_error(lambda t: phi_tanh(t, a, c), x_max=8.0, step=1e-3)
-    ref = normal_cdf(_VIEW_X) - phi_tanh(_VIEW_X)
-    panel = Panel(
-        curves=[Curve(_VIEW_X, err * 1e4, f"a={a:.4f}, c={c:.5f}"), Curve(_VIEW_X, ref * 1e4, "paper (√(2/π), 0.044715)", style="dashed", color=1)],
-        title="Φ(x) − tanh approximation",
-        xlabel="x",
-        ylabel="error × 10⁴",
-        ylim=(-25.0, 25.0),
-    )
-    return View([panel], readout=f"max |error| over ℝ = {worst:.3e} at |x| = {at:.2f}")
+def time_gelu(x: torch.Tensor, *, repeats: int = 50, warmup: int = 3) -> dict[str, float]:
+    """Milliseconds per call of :func:`gelu` on ``x`` for each approximation (chapter 12, §4).
 
+    Each form runs ``warmup`` times, then ``repeats`` times under the clock; on CUDA the
+    clock is a pair of CUDA events (the kernels run asynchronously), on the CPU the wall clock.
+    """
+    import time
 
-def sigmoid_error_view(lam: float = SIGMOID_LAMBDA) -> View:
-    """Error Φ(x) − σ(λx) on [0, 5] and its maximum, for the exploration."""
-    err = normal_cdf(_VIEW_X) - phi_sigmoid(_VIEW_X, lam)
-    worst, at = max_phi_error(lambda t: phi_sigmoid(t, lam), x_max=8.0, step=1e-3)
-    panel = Panel(
-        curves=[Curve(_VIEW_X, err * 1e2, f"λ = {lam:.3f}"), Curve(_VIEW_X, (normal_cdf(_VIEW_X) - phi_sigmoid(_VIEW_X)) * 1e2, "paper λ = 1.702", style="dashed", color=1)],
-        title="Φ(x) − σ(λx)",
-        xlabel="x",
-        ylabel="error × 10²",
-        ylim=(-4.0, 4.0),
-    )
-    return View([panel], readout=f"max |error| over ℝ = {worst:.3e} at |x| = {at:.2f}")
-
+    if not torch.is_tensor(x) or not x.is_floating_point():
+        kind = f"a tensor of dtype {x.dtype}" if torch.is_tensor(x) else type(x).__name__
+        raise TypeError(f"x must be a floating-point tensor, got {kind}")
+    repeats = _validate.positive_int("repeats", repeats)
+    warmup = _validate.non_negative_int("warmup", warmup)
+    cuda = x.device.type == "cuda"
+    timings: dict[str, float] = {}
+    for mode in APPROXIMATIONS:
+        for _ in range(warmup):
+            gelu(x, mode)  # type: ignore[arg-type]
+        if cuda:
+            torch.cuda.synchronize(x.device)
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(repeats):
+                gelu(x, mode)  # type: ignore[arg-type]
+            end.record()
+            torch.cuda.synchronize(x.device)
+            timings[mode] = start.elapsed_time(end) / repeats
+        else:
+            began = time.perf_counter()
+            for _ in range(repeats):
+                gelu(x, mode)  # type: ignore[arg-type]
+            timings[mode] = 1e3 * (time.perf_counter() - began) / repeats
+    return timings
 
 
 class GELU(torch.nn.Module):

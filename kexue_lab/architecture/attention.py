@@ -1,4 +1,4 @@
-"""Attention: entropy, the entropy-invariant scale (chapter 16) and the JL view (chapter 17).
+"""Attention: the entropy-invariant scale (chapter 16) and its JL reading (chapter 17).
 
 Chapter 16 (kexue.fm/archives/8823) asks how the entropy of a softmax attention row,
 
@@ -8,19 +8,22 @@ changes with the number n of keys, and proposes a scale that grows like log n:
 
     λ = κ log n / d  →  λ = log_L(n) / √d  (κ fixed so that λ = 1/√d at n = L).
 
+Chapter 17 (kexue.fm/archives/9588) reads the same factor as a key size: d_n = d·log₅₁₂ n.
 What this module holds:
 
-* :func:`attention_entropy`: H of the softmax over the last dimension, per row, stable
-  for large and for −∞ (masked) scores;
 * :func:`entropy_invariant_scale`: log_L(n)/√d, the article's Attention-E scale;
-* the Laplace estimate behind the article's "0.24": :func:`angle_density`,
-  :func:`laplace_h` (quadrature) and :func:`laplace_limit` (its d → ∞ slope);
-* the planted-key toy (one relevant key among n − 1 random ones): :func:`planted_key_scores`;
+  :func:`sharpen`: softmax(a·z) = p^a/Σp^a; :func:`ideal_key_size`: d·log₅₁₂ n;
+* the planted-key toy (one key at cosine ``cos`` to the query among n − 1 keys uniform on
+  the sphere of ℝ^d): :func:`planted_key_scores`, :func:`planted_key_trials` (Monte Carlo),
+  :func:`planted_key_argmax_prob` (exact), :func:`planted_key_mass` (mean field),
+  :func:`typical_cosines` (a noise-free key set), :func:`smallest_passing` and
+  :func:`power_law_fit` (how d* grows with n);
 * a one-layer retrieval model trained at one length and evaluated at others:
-  :func:`retrieval_task` and :class:`RetrievalAttention`;
-* the views of the chapter's explorations: :func:`entropy_view` and :func:`laplace_view`.
+  :func:`retrieval_task`, :class:`RetrievalAttention` and :func:`compare_scales`.
 
-The JL functions live in :mod:`kexue_lab.projection` (chapter 17) and are re-exported here.
+The entropy itself is :func:`kexue_lab.maths.entropy.softmax_entropy`; the angle law,
+h_d(λ) and Laplace's limit live in :mod:`kexue_lab.maths.sphere`; the JL lemma in
+:mod:`kexue_lab.maths.jl`.
 """
 
 from __future__ import annotations
@@ -33,67 +36,17 @@ import numpy as np
 import torch
 
 from .. import _validate
-from ..maths.jl import jl_bound, jl_distortion
-from ..widgets import Curve, Panel, View
-
-__all__ = [
-    "jl_bound",
-    "jl_distortion",
-    "attention_entropy",
-    "entropy_invariant_scale",
-    "angle_density",
-    "laplace_h",
-    "laplace_limit",
-    "laplace_peak",
-    "planted_key_scores",
-    "retrieval_task",
-    "RetrievalAttention",
-    "compare_scales",
-    "entropy_view",
-    "laplace_view",
-]
+from ..maths import sphere
+from ..maths.entropy import softmax_entropy
 
 Scale = Literal["standard", "log_n"]
 SCALES: tuple[str, ...] = ("standard", "log_n")
 
-
-# ---- entropy and the scale ------------------------------------------------------------------
-def attention_entropy(scores: Any) -> Any:
-    """Entropy in nats of softmax(scores) over the last dimension, one value per row.
-
-    H = −Σ_j p_j log p_j with log p = log_softmax(scores), computed as
-    H = −Σ_j p_j·log p_j over the entries with p_j > 0 (chapter 16, eq. (3)). It is
-    stable for large scores (no exp overflows) and −∞ entries (masked keys) count as
-    absent. Uniform scores over n entries give log n; a single finite entry gives 0.
-
-    A tensor gives a tensor (autograd flows through it), anything else a float64
-    NumPy array, or a float for a single row. Raises for NaN or +∞ scores and for
-    rows without a finite score.
-    """
-    if torch.is_tensor(scores):
-        if not scores.is_floating_point():
-            raise TypeError(f"scores must be a floating-point tensor, got dtype {scores.dtype}")
-        s = scores
-    else:
-        arr = np.asarray(scores)
-        if arr.dtype.kind not in "fiu":
-            raise TypeError(f"scores must be numeric (an array or tensor of attention logits), got dtype {arr.dtype}")
-        s = torch.from_numpy(arr.astype(np.float64))
-    if s.ndim == 0 or s.shape[-1] == 0:
-        raise ValueError(f"scores must have at least one entry along the last dimension, got shape {tuple(s.shape)}")
-    if torch.isnan(s).any() or (s == math.inf).any():
-        raise ValueError("scores must not contain NaN or +inf (use -inf to mask a key)")
-    if (s == -math.inf).all(dim=-1).any():
-        raise ValueError("every row of scores needs at least one finite entry (a row is fully masked)")
-    logp = torch.log_softmax(s, dim=-1)
-    safe = torch.where(torch.isfinite(logp), logp, torch.zeros_like(logp))
-    h = -(logp.exp() * safe).sum(dim=-1) + 0.0  # + 0.0 turns −0 into 0
-    if torch.is_tensor(scores):
-        return h
-    out = h.numpy()
-    return float(out) if out.ndim == 0 else out
+#: The article's reference length: d is assumed tuned for sequences of 512 tokens.
+BASE_LENGTH = 512
 
 
+# ---- the scale ------------------------------------------------------------------------------
 def _as_length(name: str, value: Any, minimum: float) -> Any:
     """Validate a length (scalar, array or tensor) that must be >= minimum; keep its kind."""
     if torch.is_tensor(value):
@@ -136,7 +89,9 @@ def entropy_invariant_scale(n: Any, d: Any, train_len: Any = 512) -> Any:
         raise ValueError(f"d (the head size) must be >= 1, got {d!r}")
     base = _validate.real("train_len", train_len)
     if base < 2:
-        raise ValueError(f"train_len must be >= 2 (log base of the calibration length), got {train_len!r}")
+        raise ValueError(
+            f"train_len must be >= 2 (log base of the calibration length), got {train_len!r}"
+        )
     factor = 1.0 / (math.log(base) * math.sqrt(d))
     if torch.is_tensor(n):
         return torch.log(n) * factor
@@ -145,107 +100,203 @@ def entropy_invariant_scale(n: Any, d: Any, train_len: Any = 512) -> Any:
     return math.log(n) * factor
 
 
-# ---- the Laplace estimate (eqs. (8)–(9)) ------------------------------------------------------
-def _dim(d: Any) -> int:
-    return _validate.int_at_least("d", d, 3, "for the angle density sin^(d−2)θ to be peaked")
+def sharpen(p: Any, a: float) -> torch.Tensor:
+    """p^a / Σ p^a along the last axis: what multiplying the logits by ``a`` does to softmax.
 
-
-def _log_norm(d: int) -> float:
-    from scipy.special import gammaln
-
-    return float(gammaln(d / 2) - gammaln((d - 1) / 2) - 0.5 * math.log(math.pi))
-
-
-def angle_density(theta: Any, d: int) -> np.ndarray:
-    """Density of the angle between two independent uniform directions in ℝ^d:
-
-    p_d(θ) = Γ(d/2) / (Γ((d−1)/2)√π) · sin^(d−2)θ on [0, π] (chapter 16, eq. (8)).
+    softmax(a·z) = softmax(z)^a / Σ softmax(z)^a (chapter 17, eq. (2)); computed as
+    softmax(a·log p) so that tiny probabilities do not underflow. Zeros stay zero.
     """
-    d = _validate.positive_int("d", d)
-    if d < 2:
-        raise ValueError(f"d must be >= 2 (an angle needs two dimensions), got {d}")
-    t = np.asarray(theta, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logp = _log_norm(d) + (d - 2) * np.log(np.sin(t)) if d > 2 else np.full_like(t, -math.log(math.pi))
-    return np.where((t >= 0) & (t <= math.pi), np.exp(logp), 0.0)
+    a = _validate.positive("a", a)
+    t = torch.as_tensor(p, dtype=torch.float64) if not torch.is_tensor(p) else p
+    if t.ndim == 0 or not t.is_floating_point():
+        raise TypeError(
+            "p must be a floating-point tensor or array of probabilities (at least 1-D)"
+        )
+    if (t < 0).any() or not torch.isfinite(t).all():
+        raise ValueError("p must hold finite, non-negative probabilities")
+    return torch.softmax(a * torch.log(t), dim=-1)
 
 
-def laplace_peak(lam: float) -> float:
-    """cos θ* = (√(1+4λ²) − 1)/(2λ), the maximiser of λ cos θ + log sin θ on (0, π)."""
-    lam = _validate.positive("lam", lam)
-    return (math.sqrt(1.0 + 4.0 * lam * lam) - 1.0) / (2.0 * lam)
+def ideal_key_size(n: float, d: float, base: float = BASE_LENGTH) -> float:
+    """d_n = d·log_base(n): the key size the JL heuristic calls ideal at length n (chapter 17,
+    article eq. (8)).
 
-
-def laplace_limit(lam: float = 1.0) -> float:
-    """lim_{d→∞} h_d(λ)/d = ½ log(1 − c²) with c = :func:`laplace_peak` (λ); −½ log φ at λ = 1."""
-    c = laplace_peak(lam)
-    return 0.5 * math.log1p(-c * c)
-
-
-def laplace_h(d: int, lam: float = 1.0) -> float:
-    """h_d(λ) = log E_θ[e^{λd cos θ}] − λd·E_w[cos θ], θ ~ p_d, w ∝ p_d·e^{λd cos θ} (eq. (8)).
-
-    In the mean-field picture the attention entropy is H ≈ log n + h_d(λ). Computed by
-    adaptive quadrature around the peak of the integrand (relative accuracy ~1e-10).
+    ``d`` is assumed tuned for length ``base``; d_n / d = log_base n is the
+    entropy-invariant scale of chapter 16.
     """
-    from scipy.integrate import quad
-
-    d, lam = _dim(d), _validate.positive("lam", lam)
-    peak = math.acos(laplace_peak(lam))
-    top = lam * d * math.cos(peak) + (d - 2) * math.log(math.sin(peak))
-
-    def weight(t: float) -> float:
-        return math.exp(lam * d * math.cos(t) + (d - 2) * math.log(math.sin(t)) - top) if 0 < t < math.pi else 0.0
-
-    opts = {"points": [peak], "limit": 200, "epsabs": 0.0, "epsrel": 1e-12}
-    z = quad(weight, 0.0, math.pi, **opts)[0]
-    m = quad(lambda t: weight(t) * math.cos(t), 0.0, math.pi, **opts)[0]
-    return math.log(z) + top + _log_norm(d) - lam * d * m / z
+    n, d = _validate.positive("n", n), _validate.positive("d", d)
+    base = _validate.positive("base", base)
+    if n <= 1 or base <= 1:
+        raise ValueError(
+            f"n and base must be > 1 (lengths of at least 2 tokens), got n={n}, base={base}"
+        )
+    return d * math.log(n) / math.log(base)
 
 
-# ---- the planted-key toy ---------------------------------------------------------------------
-def planted_key_scores(n: int, d: int, cos: float = 0.6, draws: int = 50, seed: int = 0) -> np.ndarray:
+# ---- the planted-key toy (chapters 16 and 17) -------------------------------------------------
+def _n_keys(n: Any) -> int:
+    return _validate.int_at_least("n", n, 2, "the planted key and at least one other")
+
+
+def _cos(cos: Any) -> float:
+    return _validate.in_range("cos", cos, -1.0, 1.0)
+
+
+def _key_sizes(d: Any, lo: int) -> np.ndarray:
+    """Key size(s) ``d``: an integer or an integer array, every entry >= ``lo``."""
+    arr = np.asarray(d)
+    if arr.dtype.kind not in "iu" or (arr < lo).any():
+        raise ValueError(f"d must be an integer key size >= {lo} (or an array of them), got {d!r}")
+    return arr
+
+
+def planted_key_scores(
+    n: int, d: int, cos: float = 0.6, draws: int = 50, seed: int = 0
+) -> np.ndarray:
     """Scores q·k_j of one query against n keys, all of norm √d: key 0 at cosine ``cos``
-    to the query, the other n − 1 uniform on the sphere. Shape (draws, n).
+    to the query, the other n − 1 uniform on the sphere of ℝ^d. Shape (draws, n).
 
-    A uniform direction has cos θ = 2B − 1 with B ~ Beta((d−1)/2, (d−1)/2), so the
-    random cosines are drawn directly (no d-dimensional vectors are needed).
+    s_j = d·cos θ_j, the random cosines drawn exactly by
+    :func:`kexue_lab.maths.sphere.random_cosines` (chapter 16, §5).
     """
-    n = _validate.positive_int("n", n)
-    if n < 2:
-        raise ValueError(f"n must be >= 2 (the planted key and at least one other), got {n}")
-    d = _dim(d)
-    cos = _validate.in_range("cos", cos, -1.0, 1.0)
+    n, cos = _n_keys(n), _cos(cos)
+    d = _validate.int_at_least("d", d, 2, "an angle needs two dimensions")
     draws = _validate.positive_int("draws", draws)
     rng = np.random.default_rng(_validate.non_negative_int("seed", seed))
-    others = 2.0 * rng.beta((d - 1) / 2, (d - 1) / 2, size=(draws, n - 1)) - 1.0
+    others = sphere.random_cosines(d, (draws, n - 1), rng)
     return d * np.concatenate([np.full((draws, 1), cos), others], axis=1)
 
 
+def planted_key_trials(
+    n: int, d: int, cos: float = 0.6, scale: float = 1.0, draws: int = 20, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Monte Carlo of the planted-key toy at the logits s·cos θ_j, s = ``scale``·√d:
+    per draw, the planted key's softmax mass and whether it has the largest score
+    (chapter 17, §5). Returns two arrays of length ``draws``.
+
+    The random cosines come from :func:`kexue_lab.maths.sphere.random_cosines`.
+    """
+    n, cos = _n_keys(n), _cos(cos)
+    d = _validate.int_at_least("d", d, 2, "an angle needs two dimensions")
+    draws = _validate.positive_int("draws", draws)
+    rng = np.random.default_rng(_validate.non_negative_int("seed", seed))
+    others = sphere.random_cosines(d, (draws, n - 1), rng)
+    s = _validate.positive("scale", scale) * math.sqrt(d)
+    logits = np.concatenate([np.full((draws, 1), s * cos), s * others], axis=1)
+    logits -= logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    return weights[:, 0] / weights.sum(axis=1), others.max(axis=1) < cos
+
+
+def planted_key_argmax_prob(n: int, d: Any, cos: float = 0.6) -> Any:
+    """Exact P(the planted key has the largest score) = F_d(cos)^(n−1), for key size(s) ``d``.
+
+    F_d is the cosine CDF of a uniform direction (:func:`kexue_lab.maths.sphere.cosine_cdf`);
+    any positive logit scale leaves the argmax unchanged (chapter 17, §5).
+    """
+    n, cos = _n_keys(n), _cos(cos)
+    return sphere.cosine_cdf(cos, _key_sizes(d, 2)) ** (n - 1)
+
+
+def planted_key_mass(n: int, d: Any, cos: float = 0.6, scale: float = 1.0) -> Any:
+    """Mean-field softmax mass of the planted key, for key size(s) ``d`` (3 ≤ d ≤ 2000).
+
+    Logits are s·cos θ_j with s = ``scale``·√d (standard attention q·k/√d for
+    |q| = |k| = √d, times ``scale``). The sum over the n − 1 random keys is replaced by its
+    mean (chapter 17, §5):
+
+        mass ≈ e^{s·cos} / (e^{s·cos} + (n−1)·E[e^{s cos θ}]),
+
+    with log E[e^{s cos θ}] from :func:`kexue_lab.maths.sphere.log_mean_exp_cos`.
+    """
+    n, cos = _n_keys(n), _cos(cos)
+    dd = _key_sizes(d, 3).astype(np.float64)
+    s = _validate.positive("scale", scale) * np.sqrt(dd)
+    log_mean = np.asarray(sphere.log_mean_exp_cos(dd, s))
+    out = 1.0 / (1.0 + np.exp(math.log(n - 1) + log_mean - s * cos))
+    return float(out) if out.ndim == 0 else out
+
+
 @lru_cache(maxsize=256)
-def _typical_cosines(n: int, d: int) -> np.ndarray:
-    """n − 1 cosines at the mid-quantiles of the angle law: a 'typical', noise-free key set."""
+def _typical(n: int, d: int) -> np.ndarray:
     from scipy.stats import beta
 
     u = (np.arange(n - 1) + 0.5) / (n - 1)
-    return 2.0 * beta.ppf(u, (d - 1) / 2, (d - 1) / 2) - 1.0
+    out = 2.0 * beta.ppf(u, (d - 1) / 2, (d - 1) / 2) - 1.0
+    out.flags.writeable = False
+    return out
 
 
-# ---- the retrieval task ----------------------------------------------------------------------
-def retrieval_task(count: int, n: int, n_keys: int, n_values: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``count`` key–value lookups with ``n`` stored pairs each, packed for :class:`RetrievalAttention`.
+def typical_cosines(n: int, d: int) -> np.ndarray:
+    """n − 1 cosines at the mid-quantiles F_d⁻¹((i + ½)/(n − 1)) of the angle law in ℝ^d:
+    a 'typical', noise-free set of random keys (chapter 16's exploration). Read-only, cached.
+    """
+    n = _n_keys(n)
+    return _typical(n, _validate.int_at_least("d", d, 2, "an angle needs two dimensions"))
+
+
+def smallest_passing(d: Any, values: Any, threshold: float) -> int:
+    """The smallest d whose value reaches ``threshold`` (d ascending); raises if none does."""
+    dd, vals = np.asarray(d), np.asarray(values, dtype=np.float64)
+    if dd.shape != vals.shape or dd.ndim != 1:
+        raise ValueError(
+            "d and values must be 1-D arrays of the same length, "
+            f"got shapes {dd.shape} and {vals.shape}"
+        )
+    ok = vals >= _validate.real("threshold", threshold)
+    if not ok.any():
+        raise ValueError(f"no d up to {dd.max()} reaches {threshold}: extend the grid")
+    return int(dd[np.argmax(ok)])
+
+
+def power_law_fit(x: Any, y: Any, power: float | None = None) -> tuple[float, float]:
+    """Fit y ≈ c·x^power in log space; returns (power, rms of the log residuals).
+
+    log y = log c + power·log x by least squares (chapter 17, §5: d* against log n). With
+    ``power`` given only c is fitted; with ``power=None`` it is fitted too. x, y > 0.
+    """
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if xs.shape != ys.shape or xs.ndim != 1 or xs.size < 2:
+        raise ValueError(
+            f"x and y must be 1-D of the same length >= 2, got shapes {xs.shape} and {ys.shape}"
+        )
+    if not (np.all(xs > 0) and np.all(ys > 0)):
+        raise ValueError("x and y must be positive (the fit is done in log space)")
+    lx, ly = np.log(xs), np.log(ys)
+    if power is None:
+        power = float(np.polyfit(lx, ly, 1)[0])
+    resid = ly - _validate.real("power", power) * lx
+    resid -= resid.mean()
+    return float(power), float(np.sqrt(np.mean(resid**2)))
+
+
+# ---- the retrieval task (chapter 16, §6) -------------------------------------------------------
+def retrieval_task(
+    count: int, n: int, n_keys: int, n_values: int, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` key–value lookups with ``n`` stored pairs each, for :class:`RetrievalAttention`.
 
     Each row holds n distinct keys (of ``n_keys``), n values (of ``n_values``, uniform)
     and one query key, chosen among the stored ones: x = [keys | values | query], shape
     (count, 2n + 1); the target y is the value stored under the query key.
     """
     count, n = _validate.positive_int("count", count), _validate.positive_int("n", n)
-    n_keys, n_values = _validate.positive_int("n_keys", n_keys), _validate.positive_int("n_values", n_values)
+    n_keys, n_values = (
+        _validate.positive_int("n_keys", n_keys),
+        _validate.positive_int("n_values", n_values),
+    )
     if n > n_keys:
-        raise ValueError(f"n must be <= n_keys so that the stored keys are distinct, got n={n}, n_keys={n_keys}")
+        raise ValueError(
+            f"n must be <= n_keys so that the stored keys are distinct, got n={n}, n_keys={n_keys}"
+        )
     gen = torch.Generator().manual_seed(_validate.non_negative_int("seed", seed))
     chunk = max(1, 2**22 // n_keys)  # distinct keys: first n of a random permutation, in chunks
-    keys = torch.cat([torch.rand(min(chunk, count - i), n_keys, generator=gen).argsort(-1)[:, :n] for i in range(0, count, chunk)])
+    keys = torch.cat(
+        [
+            torch.rand(min(chunk, count - i), n_keys, generator=gen).argsort(-1)[:, :n]
+            for i in range(0, count, chunk)
+        ]
+    )
     values = torch.randint(0, n_values, (count, n), generator=gen)
     pick = torch.randint(0, n, (count, 1), generator=gen)
     x = torch.cat([keys, values, keys.gather(1, pick)], dim=1)
@@ -263,23 +314,38 @@ class RetrievalAttention(torch.nn.Module):
     equal at n = ``train_len`` (chapter 16).
     """
 
-    def __init__(self, n_keys: int, n_values: int, dim: int = 16, train_len: int = 16, scale: Scale = "standard") -> None:
+    def __init__(
+        self,
+        n_keys: int,
+        n_values: int,
+        dim: int = 16,
+        train_len: int = 16,
+        scale: Scale = "standard",
+    ) -> None:
         super().__init__()
         self.dim = _validate.positive_int("dim", dim)
         self.train_len = _validate.positive_int("train_len", train_len)
         if self.train_len < 2:
             raise ValueError(f"train_len must be >= 2, got {train_len}")
         self.scale = _validate.choice("scale", scale, SCALES)
-        n_keys, n_values = _validate.positive_int("n_keys", n_keys), _validate.positive_int("n_values", n_values)
+        n_keys, n_values = (
+            _validate.positive_int("n_keys", n_keys),
+            _validate.positive_int("n_values", n_values),
+        )
         self.key = torch.nn.Embedding(n_keys, self.dim)
         self.value = torch.nn.Embedding(n_values, self.dim)
         self.query = torch.nn.Embedding(n_keys, self.dim)
-        self.wq, self.wk, self.wv = (torch.nn.Linear(self.dim, self.dim, bias=False) for _ in range(3))
+        self.wq, self.wk, self.wv = (
+            torch.nn.Linear(self.dim, self.dim, bias=False) for _ in range(3)
+        )
         self.out = torch.nn.Linear(self.dim, n_values)
 
     def _unpack(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if x.ndim != 2 or x.shape[1] < 5 or x.shape[1] % 2 == 0:
-            raise ValueError(f"x must have shape (batch, 2n + 1) with n >= 2 (see retrieval_task), got {tuple(x.shape)}")
+            raise ValueError(
+                "x must have shape (batch, 2n + 1) with n >= 2 (see retrieval_task), "
+                f"got {tuple(x.shape)}"
+            )
         n = (x.shape[1] - 1) // 2
         return x[:, :n], x[:, n : 2 * n], x[:, -1]
 
@@ -288,7 +354,11 @@ class RetrievalAttention(torch.nn.Module):
         keys, values, query = self._unpack(x)
         mode = self.scale if scale is None else _validate.choice("scale", scale, SCALES)
         n = keys.shape[1]
-        lam = 1 / math.sqrt(self.dim) if mode == "standard" else entropy_invariant_scale(n, self.dim, self.train_len)
+        lam = (
+            1 / math.sqrt(self.dim)
+            if mode == "standard"
+            else entropy_invariant_scale(n, self.dim, self.train_len)
+        )
         h = self.key(keys) + self.value(values)
         s = torch.einsum("bd,bnd->bn", self.wq(self.query(query)), self.wk(h))
         return torch.softmax(lam * s, dim=-1)
@@ -304,7 +374,9 @@ class RetrievalAttention(torch.nn.Module):
         return f"dim={self.dim}, train_len={self.train_len}, scale={self.scale!r}"
 
 
-def compare_scales(model: RetrievalAttention, tests: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> dict[tuple[str, int], tuple[torch.Tensor, float]]:
+def compare_scales(
+    model: RetrievalAttention, tests: dict[int, tuple[torch.Tensor, torch.Tensor]]
+) -> dict[tuple[str, int], tuple[torch.Tensor, float]]:
     """Evaluate ``model`` on each test set {n: (x, y)} under both scales, without gradients.
 
     Returns {(scale, n): (per-example 0/1 correctness, mean attention entropy in nats)}.
@@ -316,92 +388,6 @@ def compare_scales(model: RetrievalAttention, tests: dict[int, tuple[torch.Tenso
         for n, (x, y) in tests.items():
             for mode in SCALES:
                 hit = (model(x, mode).argmax(-1) == y).float()
-                out[mode, n] = (hit, float(attention_entropy(model.weights(x, mode).log()).mean()))
+                out[mode, n] = (hit, float(softmax_entropy(model.weights(x, mode).log()).mean()))
     model.train(was_training)
     return out
-
-
-# ---- explorations (chapter 16) -----------------------------------------------------------------
-_VIEW_N = np.unique(np.geomspace(16, 8192, 28).round().astype(int))
-
-
-def _typical_weights(n: int, d: int, cos: float, lams: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Entropies and softmax weights (one row per λ) of the planted key plus a typical key set."""
-    s = d * np.concatenate([[cos], _typical_cosines(int(n), int(d))])
-    z = np.asarray(lams)[:, None] * s
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    return attention_entropy(z), p / p.sum(axis=1, keepdims=True)
-
-
-@lru_cache(maxsize=128)
-def _typical_curves(d: int, cos: float, base: int) -> np.ndarray:
-    """Entropy against n (rows: standard, log-n scale) over the view's grid of n."""
-    rows = [_typical_weights(int(m), d, cos, (1 / math.sqrt(d), entropy_invariant_scale(int(m), d, base)))[0] for m in _VIEW_N]
-    return np.array(rows).T
-
-
-def entropy_view(d: int = 64, n: int = 2048, cos: float = 0.6, base: int = 512) -> View:
-    """Planted-key toy with a 'typical' key set (mid-quantile cosines): attention entropy
-    against n for λ = 1/√d and λ = log_base(n)/√d, and the largest weights at ``n``."""
-    d, n = int(d), int(n)
-    h_curves = _typical_curves(d, float(cos), int(base))
-    curves = {"standard": h_curves[0], "log_n": h_curves[1]}
-    (h_o, h_e), (p_o, p_e) = _typical_weights(n, d, cos, (1 / math.sqrt(d), entropy_invariant_scale(n, d, base)))
-    mass_o, mass_e = p_o[0], p_e[0]
-    top = min(40, n)
-    rank = np.arange(1, top + 1)
-    left = Panel(
-        curves=[
-            Curve(_VIEW_N, curves["standard"], "λ = 1/√d"),
-            Curve(_VIEW_N, curves["log_n"], f"λ = log_{base}(n)/√d"),
-            Curve(_VIEW_N, np.log(_VIEW_N), "log n (uniform)", style="dotted", color=7),
-        ],
-        title="attention entropy (nats)",
-        xlabel="n (keys)",
-        ylabel="H",
-        xlog=True,
-        vlines=[(float(n), f"n = {n}"), (float(base), "calibration")],
-    )
-    right = Panel(
-        curves=[
-            Curve(rank, np.sort(p_o)[::-1][:top], "λ = 1/√d", style="markers"),
-            Curve(rank, np.sort(p_e)[::-1][:top], "log-n scale", style="markers"),
-        ],
-        title=f"the {top} largest weights at n = {n}",
-        xlabel="rank",
-        ylabel="weight",
-        ylog=True,
-    )
-    readout = (
-        f"n = {n}: entropy {h_o:.2f} vs {h_e:.2f} nats (log n = {math.log(n):.2f}); "
-        f"mass on the relevant key {mass_o:.3f} vs {mass_e:.3f} (standard vs log-n)"
-    )
-    return View([left, right], readout=readout)
-
-
-def laplace_view(lam: float = 1.0, d: int = 128) -> View:
-    """The integrand sin^(d−2)θ·e^{λd cos θ} of eq. (8) (scaled to peak 1) and its Laplace
-    Gaussian, around the peak; the readout compares h_d(λ)/d (quadrature) with ½ log(1 − c²)."""
-    d, lam = _dim(d), _validate.positive("lam", lam)
-    c = laplace_peak(lam)
-    peak = math.acos(c)
-    top = lam * d * c + (d - 2) * math.log(math.sin(peak))
-    curvature = (d - 2) / math.sin(peak) ** 2 + lam * d * c
-    half = 6.0 / math.sqrt(curvature)
-    theta = np.linspace(max(peak - half, 1e-6), min(peak + half, math.pi - 1e-6), 101)
-    exact = np.exp(lam * d * np.cos(theta) + (d - 2) * np.log(np.sin(theta)) - top)
-    gauss = np.exp(-0.5 * curvature * (theta - peak) ** 2)
-    panel = Panel(
-        curves=[Curve(theta, exact, "sin^(d−2)θ · e^{λd cos θ}"), Curve(theta, gauss, "Laplace Gaussian", style="dashed")],
-        title=f"integrand of E[e^(λd cos θ)] near its peak, d = {d}",
-        xlabel="θ (radians)",
-        ylabel="relative size",
-        ylim=(0.0, 1.05),
-        vlines=[(peak, f"cos θ* = {c:.3f}")],
-    )
-    h = laplace_h(d, lam)
-    readout = (
-        f"h_d(λ)/d = {h / d:.4f} (quadrature); ½ log(1 − c²) = {laplace_limit(lam):.4f} (d → ∞); "
-        f"the article's −0.24·λ = {-0.24 * lam:.4f}"
-    )
-    return View([panel], readout=readout)

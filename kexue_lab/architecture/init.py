@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .. import _validate
-from ..widgets import Curve, Panel, View
+from ..optimization.clipping import clip_factor
 
 Kind = Literal["arithmetic", "geometric", "quadratic", "harmonic", "fan_in", "fan_out"]
 #: Every rule :func:`average_dim` knows, from the smallest d̄ (for m < n) to the largest.
@@ -93,14 +93,19 @@ def pair_gain(m: int, n: int, kind: Kind) -> float:
 
 def _check_dims(dims: Any) -> list[int]:
     if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence):
-        raise TypeError(f"dims must be a sequence of layer widths such as [64, 256, 64], got {dims!r}")
+        raise TypeError(
+            f"dims must be a sequence of layer widths such as [64, 256, 64], got {dims!r}"
+        )
     if len(dims) < 2:
         raise ValueError(f"dims must hold at least 2 widths (input and output), got {list(dims)!r}")
     return [_dim(f"dims[{i}]", d) for i, d in enumerate(dims)]
 
 
 def alternating_dims(m: int, n: int, pairs: int) -> list[int]:
-    """Widths of a stack of ``pairs`` m→n→m pairs: [m, n, m, n, …, m] (2·pairs + 1 entries; chapter 13)."""
+    """Widths of a stack of ``pairs`` m→n→m pairs: [m, n, m, n, …, m] (2·pairs + 1 entries).
+
+    Chapter 13.
+    """
     m, n, pairs = _dim("m", m), _dim("n", n), _dim("pairs", pairs)
     return [m if i % 2 == 0 else n for i in range(2 * pairs + 1)]
 
@@ -122,7 +127,9 @@ def stack_log_gains(dims: Sequence[int], kind: Kind) -> tuple[np.ndarray, np.nda
 
 
 # ---- initialization ---------------------------------------------------------------------------
-def nonsquare_(weight: torch.Tensor, kind: Kind, *, gain: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def nonsquare_(
+    weight: torch.Tensor, kind: Kind, *, gain: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Fill a weight in place with N(0, gain²/d̄(fan_in, fan_out)) and return it.
 
     PyTorch layout: ``weight`` has shape ``(out, in)`` as in ``nn.Linear``, so
@@ -132,22 +139,30 @@ def nonsquare_(weight: torch.Tensor, kind: Kind, *, gain: float = 1.0, generator
     type) makes the draw reproducible. Chapter 13.
     """
     if not isinstance(weight, torch.Tensor):
-        raise TypeError(f"weight must be a torch.Tensor of shape (out, in), got {type(weight).__name__}")
+        raise TypeError(
+            f"weight must be a torch.Tensor of shape (out, in), got {type(weight).__name__}"
+        )
     if weight.dim() != 2:
-        raise ValueError(f"weight must be a 2-D tensor of shape (out, in), got shape {tuple(weight.shape)}")
+        raise ValueError(
+            f"weight must be a 2-D tensor of shape (out, in), got shape {tuple(weight.shape)}"
+        )
     if not weight.is_floating_point():
-        raise TypeError(f"weight must have a floating dtype (e.g. torch.float32), got {weight.dtype}")
+        raise TypeError(
+            f"weight must have a floating dtype (e.g. torch.float32), got {weight.dtype}"
+        )
     if weight.numel() == 0:
         raise ValueError(f"weight must not be empty, got shape {tuple(weight.shape)}")
     _validate.choice("kind", kind, KINDS)
     gain = _validate.positive("gain", gain)
     if generator is not None:
         if not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+            raise TypeError(
+                f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+            )
         if generator.device.type != weight.device.type:
             raise ValueError(
-                f"generator is on {generator.device.type!r} but weight is on {weight.device.type!r}; "
-                "allowed: a generator on the weight's device type"
+                f"generator is on {generator.device.type!r} but weight is on "
+                f"{weight.device.type!r}; allowed: a generator on the weight's device type"
             )
     fan_out, fan_in = weight.shape
     std = gain / math.sqrt(average_dim(fan_in, fan_out, kind))
@@ -156,44 +171,35 @@ def nonsquare_(weight: torch.Tensor, kind: Kind, *, gain: float = 1.0, generator
     return weight
 
 
-def mlp(dims: Sequence[int], kind: Kind, *, activation: str = "tanh", generator: torch.Generator | None = None) -> torch.nn.Sequential:
-    """A plain MLP dims[0] → dims[1] → … → dims[−1], every weight from :func:`nonsquare_`.
-
-    No normalization and no residual connections; biases start at 0; φ
-    (``"tanh"`` or ``"linear"``) follows every matrix except the last, whose
-    outputs are the logits. This is the network of chapter 13's training comparison.
-    """
-    dims = _check_dims(dims)
-    _validate.choice("kind", kind, KINDS)
-    _validate.choice("activation", activation, ACTIVATIONS)
-    layers: list[torch.nn.Module] = []
-    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-        linear = torch.nn.Linear(a, b)
-        nonsquare_(linear.weight, kind, generator=generator)
-        torch.nn.init.zeros_(linear.bias)
-        layers.append(linear)
-        if activation == "tanh" and i < len(dims) - 2:
-            layers.append(torch.nn.Tanh())
-    return torch.nn.Sequential(*layers)
-
-
 class StackedMLP(torch.nn.Module):
-    """Several independent :func:`mlp` networks of the same widths, run together (chapter 13).
+    """Several independent tanh (or linear) MLPs of the same widths, run together (chapter 13).
 
-    Network r draws its weights with ``nonsquare_(·, kinds[r])``; the weights of
-    layer l are stored as one ``(R, out, in)`` tensor and applied with a batched
-    matmul, so one optimizer step trains all R networks at the cost of about one.
+    Network r is the network ``kexue_lab.nn.mlp(dims, activation=activation,
+    init=lambda w: nonsquare_(w, kinds[r]))`` would build (biases at 0, φ after every
+    matrix but the last); the weights of layer l are stored as one ``(R, out, in)``
+    tensor and applied with a batched matmul, so one optimizer step trains all R
+    networks at the cost of about one.
     ``forward(x)`` maps a batch ``(B, dims[0])`` to logits ``(R, B, dims[−1])``.
     Because no parameter is shared, the gradient of ``loss_fn`` summed over the
     networks is each network's own gradient: training them together with
     :class:`PerNetworkSGD` is the same as training them one by one.
     """
 
-    def __init__(self, dims: Sequence[int], kinds: Sequence[str], *, activation: str = "tanh", generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        dims: Sequence[int],
+        kinds: Sequence[str],
+        *,
+        activation: str = "tanh",
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         dims = _check_dims(dims)
         if isinstance(kinds, str) or not isinstance(kinds, Sequence) or not kinds:
-            raise TypeError(f"kinds must be a non-empty list of rules such as ['geometric', 'fan_in'], got {kinds!r}")
+            raise TypeError(
+                "kinds must be a non-empty list of rules such as ['geometric', 'fan_in'], "
+                f"got {kinds!r}"
+            )
         self.kinds = tuple(_validate.choice(f"kinds[{r}]", k, KINDS) for r, k in enumerate(kinds))
         self.activation = _validate.choice("activation", activation, ACTIVATIONS)
         count = len(self.kinds)
@@ -210,22 +216,28 @@ class StackedMLP(torch.nn.Module):
         """Logits of every network, shape ``(R, B, dims[−1])``."""
         h = x.unsqueeze(0).expand(len(self.kinds), *x.shape)
         last = len(self.weights) - 1
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for j, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(b, h, w.transpose(1, 2))
-            if self.activation == "tanh" and l < last:
+            if self.activation == "tanh" and j < last:
                 h = torch.tanh(h)
         return h
 
     def grad_norms(self) -> torch.Tensor:
         """The gradient norm of each network, shape ``(R,)``."""
-        total = sum(p.grad.square().flatten(1).sum(1) for p in self.parameters() if p.grad is not None)
+        total = sum(
+            p.grad.square().flatten(1).sum(1) for p in self.parameters() if p.grad is not None
+        )
         return torch.as_tensor(total).sqrt()
 
     def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
-        """Clip each network's gradient separately: g_r ← g_r·min(1, max_norm/‖g_r‖); returns the norms."""
+        """Clip each network's gradient separately, g_r ← g_r·min(1, max_norm/‖g_r‖).
+
+        Returns the norms ‖g_r‖ before clipping, shape ``(R,)``. The factor is
+        :func:`kexue_lab.optimization.clipping.clip_factor` (hard), one per network.
+        """
         max_norm = _validate.positive("max_norm", max_norm)
         norms = self.grad_norms()
-        scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+        scale = clip_factor(norms, max_norm, "hard")
         for p in self.parameters():
             if p.grad is not None:
                 p.grad.mul_(scale.view(-1, *([1] * (p.dim() - 1))))
@@ -233,7 +245,10 @@ class StackedMLP(torch.nn.Module):
 
 
 class PerNetworkSGD(torch.optim.SGD):
-    """Plain SGD for a :class:`StackedMLP`; clips each network's gradient, g_r ← g_r·min(1, c/‖g_r‖), first (chapter 13)."""
+    """Plain SGD for a :class:`StackedMLP` (chapter 13).
+
+    With ``clip_norm`` = c it first clips each network's gradient, g_r ← g_r·min(1, c/‖g_r‖).
+    """
 
     def __init__(self, model: StackedMLP, lr: float, clip_norm: float | None = None) -> None:
         if not isinstance(model, StackedMLP):
@@ -316,7 +331,9 @@ def _gauss(fn: Any, q: float) -> float:
     return float(np.dot(w, fn(math.sqrt(q) * x)) / math.sqrt(2 * math.pi))
 
 
-def mean_field(dims: Sequence[int], kind: Kind, activation: str = "linear") -> tuple[np.ndarray, np.ndarray]:
+def mean_field(
+    dims: Sequence[int], kind: Kind, activation: str = "linear"
+) -> tuple[np.ndarray, np.ndarray]:
     """Infinite-width prediction of :func:`propagate` (same layout; chapter 13).
 
     Forward: q_l = dims[l−1]·t_l·p_{l−1} (pre-activation second moment),
@@ -340,60 +357,3 @@ def mean_field(dims: Sequence[int], kind: Kind, activation: str = "linear") -> t
         slope2 = _gauss(lambda z: np.cosh(z) ** -4.0, q)
         bwd.append(bwd[-1] + math.log(b / average_dim(a, b, kind) * slope2))
     return np.array(fwd), np.array(bwd)
-
-
-# ---- the exploration -------------------------------------------------------------------------
-_X = np.linspace(-3.0, 3.0, 97)  # log₂(d̄/√(mn)) on the loss panel
-_LABEL = {
-    "fan_in": "fan-in",
-    "harmonic": "harmonic",
-    "geometric": "geometric",
-    "arithmetic": "arithmetic (Xavier)",
-    "quadratic": "quadratic (least squares)",
-    "fan_out": "fan-out",
-}
-_SHORT = {"fan_in": "in", "harmonic": "H", "geometric": "G", "arithmetic": "A", "quadratic": "Q", "fan_out": "out"}
-
-
-def averaging_view(m: int = 64, n: int = 256, pairs: int = 4) -> View:
-    """The exploration of chapter 13: the two per-layer losses, and moments through m→n→m pairs.
-
-    Left: the excess over their minima of (mt−1)² + (nt−1)² and of
-    (ln mt)² + (ln nt)² against log₂(d̄/√(mn)), t = 1/d̄, with the six rules
-    marked. Middle and right: the linear theory (:func:`stack_log_gains`, as
-    log₁₀) of the forward and backward second moments after each matrix of
-    ``pairs`` alternating m→n→m pairs.
-    """
-    m, n, pairs = int(round(m)), int(round(n)), int(round(pairs))
-    m, n, pairs = _dim("m", m), _dim("n", n), _dim("pairs", pairs)
-    g = math.sqrt(m * n)
-    t = 2.0**-_X / g
-    sq = (m * t - 1) ** 2 + (n * t - 1) ** 2 - (m - n) ** 2 / (m * m + n * n)
-    lg = np.log(m * t) ** 2 + np.log(n * t) ** 2 - 0.5 * math.log(m / n) ** 2
-    marks = [(math.log2(average_dim(m, n, k) / g), _SHORT[k]) for k in KINDS]
-    loss = Panel(
-        [Curve(_X, sq, "(mt−1)² + (nt−1)²", color=7), Curve(_X, lg, "(ln mt)² + (ln nt)²", style="dashed", color=7)],
-        title="per-layer losses above their minima",
-        xlabel="log₂(d̄ / √(mn))",
-        ylabel="excess loss",
-        ylim=(0.0, 2.5),
-        vlines=marks,
-    )
-    dims = alternating_dims(m, n, pairs)
-    k = np.arange(len(dims))
-    curves: dict[str, list[Curve]] = {"fwd": [], "bwd": []}
-    for c, kind in enumerate(KINDS):
-        fwd, bwd = stack_log_gains(dims, kind)
-        curves["fwd"].append(Curve(k, fwd / math.log(10), _LABEL[kind], color=c))
-        curves["bwd"].append(Curve(k, bwd / math.log(10), "", style="dashed", color=c))
-    span = 0.5 + (pairs + 1) * abs(math.log10(n / m))
-    panels = [
-        loss,
-        Panel(curves["fwd"], title="forward: activations", xlabel="matrices from the input", ylabel="log₁₀ E[h²]/E[x²]", ylim=(-span, span)),
-        Panel(curves["bwd"], title="backward: gradients", xlabel="matrices from the output", ylabel="log₁₀ E[g²]/E[g_top²]", ylim=(-span, span)),
-    ]
-    named = {"fan_in": "fan-in", "fan_out": "fan-out"}
-    dbars = ", ".join(f"{named.get(k, _SHORT[k])} {average_dim(m, n, k):.3g}" for k in KINDS)
-    gains = ", ".join(f"{_SHORT[k]} {pair_gain(m, n, k) ** pairs:.3g}" for k in MEANS if k != "geometric")
-    readout = f"m = {m}, n = {n} · d̄: {dbars} · gain after {pairs} pair(s), both ways: {gains}, others 1"
-    return View(panels, readout=readout)

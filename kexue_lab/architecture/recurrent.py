@@ -15,8 +15,9 @@ question of how the norm of that product behaves. This module holds
 * the sup over U of the SimpleRNN factor |U|·sech²(a + U·h) (:func:`tanh_gain_sup`);
 * a long-range memory task, "remember the first token" (:func:`first_token_task`,
   :class:`SequenceClassifier`), including the article's own GRU/LSTM hybrid
-  (:class:`ProposedRNN`, the article's eq. (14));
-* the two explorations of the chapter (:func:`rnn_gain_view`, :func:`jacobian_norms_view`).
+  (:class:`ProposedRNN`, the article's eq. (14)).
+
+The chapter's explorations live in :mod:`kexue_lab.views.ch15`.
 
 PyTorch's conventions differ from the article's in two places: its GRU keeps the
 old state with the update gate (h' = (1 − z)∘n + z∘h) and applies the reset gate
@@ -32,7 +33,6 @@ import numpy as np
 import torch
 
 from .. import _validate
-from ..widgets import Curve, Panel, View
 
 CELL_TYPES: tuple[type, ...] = (torch.nn.RNNCell, torch.nn.LSTMCell, torch.nn.GRUCell)
 CellKind = Literal["rnn", "relu-rnn", "lstm", "gru"]
@@ -47,7 +47,8 @@ State = Any  # a tensor h, or a tuple (h, c) for an LSTM cell
 def _check_cell(cell: Any) -> None:
     if not isinstance(cell, CELL_TYPES):
         raise TypeError(
-            f"cell must be a torch.nn.RNNCell, torch.nn.LSTMCell or torch.nn.GRUCell, got {type(cell).__name__}"
+            "cell must be a torch.nn.RNNCell, torch.nn.LSTMCell or torch.nn.GRUCell, "
+            f"got {type(cell).__name__}"
         )
 
 
@@ -66,11 +67,15 @@ def _weights(cell: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch
 
 def _vector(name: str, value: Any, size: int) -> torch.Tensor:
     if not torch.is_tensor(value):
-        raise TypeError(f"{name} must be a torch tensor of shape ({size},), got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a torch tensor of shape ({size},), got {type(value).__name__}"
+        )
     if not value.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
     if tuple(value.shape) != (size,):
-        raise ValueError(f"{name} must have shape ({size},) (one unbatched vector), got {tuple(value.shape)}")
+        raise ValueError(
+            f"{name} must have shape ({size},) (one unbatched vector), got {tuple(value.shape)}"
+        )
     out = value.detach().to("cpu", torch.float64)
     if not bool(torch.isfinite(out).all()):
         raise ValueError(f"{name} must be finite, got non-finite entries")
@@ -85,8 +90,8 @@ def _state(cell: Any, hidden: State | None) -> tuple[torch.Tensor, ...]:
             return torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
         if not isinstance(hidden, (tuple, list)) or len(hidden) != 2:
             raise TypeError(
-                f"hidden must be None or a tuple (h0, c0) of two tensors of shape ({n},) for an LSTMCell, "
-                f"got {type(hidden).__name__}"
+                f"hidden must be None or a tuple (h0, c0) of two tensors of shape ({n},) "
+                f"for an LSTMCell, got {type(hidden).__name__}"
             )
         return _vector("hidden[0] (h0)", hidden[0], n), _vector("hidden[1] (c0)", hidden[1], n)
     if hidden is None:
@@ -118,7 +123,9 @@ def step_jacobian(cell: Any, x: torch.Tensor, hidden: State) -> tuple[State, tor
     return _step(cell, w_ih, w_hh, b_ih, b_hh, x, state)
 
 
-def _step(cell: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, x: Any, state: tuple) -> tuple[State, torch.Tensor]:
+def _step(
+    cell: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, x: Any, state: tuple
+) -> tuple[State, torch.Tensor]:
     gi = w_ih @ x + b_ih
     if isinstance(cell, torch.nn.RNNCell):
         (h,) = state
@@ -151,7 +158,11 @@ def _step(cell: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, x: Any, state: 
     c_new = f * c + i * g
     tc = torch.tanh(c_new)
     h_new = o * tc
-    dc_dh = (c * f * (1 - f))[:, None] * u_f + (g * i * (1 - i))[:, None] * u_i + (i * (1 - g**2))[:, None] * u_g
+    dc_dh = (
+        (c * f * (1 - f))[:, None] * u_f
+        + (g * i * (1 - i))[:, None] * u_i
+        + (i * (1 - g**2))[:, None] * u_g
+    )
     dc_dc = torch.diag(f)
     out = o * (1 - tc**2)
     dh_dh = (tc * o * (1 - o))[:, None] * u_o + out[:, None] * dc_dh
@@ -230,7 +241,9 @@ def init_cell(
         raise ValueError(f"memory_bias applies to kind 'lstm' or 'gru' only, got kind={kind!r}")
     torch.manual_seed(seed)
     if kind in ("rnn", "relu-rnn"):
-        cell = torch.nn.RNNCell(input_size, hidden_size, nonlinearity="tanh" if kind == "rnn" else "relu")
+        cell = torch.nn.RNNCell(
+            input_size, hidden_size, nonlinearity="tanh" if kind == "rnn" else "relu"
+        )
     elif kind == "lstm":
         cell = torch.nn.LSTMCell(input_size, hidden_size)
     else:
@@ -247,7 +260,10 @@ def init_cell(
 
 
 def _set_memory_bias(module: Any, value: float) -> None:
-    """Put ``value`` on the keep-gate block of b_ih and zero it in b_hh (LSTM: block 1 of 4; GRU: 1 of 3)."""
+    """Put ``value`` on the keep-gate block of b_ih and zero it in b_hh.
+
+    The keep gate is block 1 of 4 for an LSTM (gates i, f, g, o) and 1 of 3 for a GRU (r, z, n).
+    """
     names = [n for n, _ in module.named_parameters() if n.startswith("bias_ih")]
     for name in names:
         b_ih, b_hh = getattr(module, name), getattr(module, name.replace("bias_ih", "bias_hh"))
@@ -272,7 +288,9 @@ def tanh_gain_sup(a: float, h_prev: float) -> tuple[float, float]:
     a = _validate.real("a", a)
     h_prev = _validate.real("h_prev", h_prev)
     if h_prev == 0:
-        raise ValueError("h_prev must be nonzero: for h_prev = 0 the factor |U|·sech²(a) is unbounded in U")
+        raise ValueError(
+            "h_prev must be nonzero: for h_prev = 0 the factor |U|·sech²(a) is unbounded in U"
+        )
     best, best_z = -1.0, 0.0
     for side in (1.0, -1.0):  # z > max(a, 0) with tanh z > 0, or z < min(a, 0)
         start = max(a, 0.0) if side > 0 else min(a, 0.0)
@@ -289,7 +307,9 @@ def tanh_gain_sup(a: float, h_prev: float) -> tuple[float, float]:
 
 
 # ---- the memory task ----------------------------------------------------------------------------
-def first_token_task(n: int, length: int, seed: int = 0, device: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+def first_token_task(
+    n: int, length: int, seed: int = 0, device: Any = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` sequences of ``length`` steps with two input channels (n × length × 2), and labels.
 
     Channel 0 holds a random sign ±1 at step 0 and zeros after it; channel 1 holds zero at
@@ -301,7 +321,9 @@ def first_token_task(n: int, length: int, seed: int = 0, device: Any = None) -> 
     length = _validate.positive_int("length", length)
     seed = _validate.non_negative_int("seed", seed)
     if length < 2:
-        raise ValueError(f"length must be >= 2 (a token and at least one step to carry it), got {length}")
+        raise ValueError(
+            f"length must be >= 2 (a token and at least one step to carry it), got {length}"
+        )
     gen = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (n,), generator=gen)
     x = torch.zeros(n, length, 2)
@@ -332,7 +354,9 @@ class ProposedRNN(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Run over a batch (batch × time × input_size) from zero states."""
         if x.dim() != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (batch, time, {self.input_size}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (batch, time, {self.input_size}), got {tuple(x.shape)}"
+            )
         h = x.new_zeros(x.shape[0], self.hidden_size)
         c = torch.zeros_like(h)
         pre = self.inp(x)
@@ -356,7 +380,13 @@ class SequenceClassifier(torch.nn.Module):
     """
 
     def __init__(
-        self, kind: ModelKind, hidden_size: int, *, input_size: int = 2, classes: int = 2, memory_bias: float | None = None
+        self,
+        kind: ModelKind,
+        hidden_size: int,
+        *,
+        input_size: int = 2,
+        classes: int = 2,
+        memory_bias: float | None = None,
     ) -> None:
         super().__init__()
         self.kind = _validate.choice("kind", kind, MODEL_KINDS)
@@ -364,9 +394,17 @@ class SequenceClassifier(torch.nn.Module):
         input_size = _validate.positive_int("input_size", input_size)
         classes = _validate.positive_int("classes", classes)
         if memory_bias is not None and kind == "rnn":
-            raise ValueError("memory_bias applies to kind 'lstm', 'gru' or 'proposed' only, got kind='rnn'")
-        layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(kind, ProposedRNN)
-        self.rnn = layer(input_size, hidden_size, batch_first=True) if kind != "proposed" else layer(input_size, hidden_size)
+            raise ValueError(
+                "memory_bias applies to kind 'lstm', 'gru' or 'proposed' only, got kind='rnn'"
+            )
+        layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(
+            kind, ProposedRNN
+        )
+        self.rnn = (
+            layer(input_size, hidden_size, batch_first=True)
+            if kind != "proposed"
+            else layer(input_size, hidden_size)
+        )
         if memory_bias is not None:
             value = _validate.real("memory_bias", memory_bias)
             with torch.no_grad():
@@ -380,58 +418,3 @@ class SequenceClassifier(torch.nn.Module):
         """Logits from the last hidden state, for x of shape (batch, time, input_size)."""
         out, _ = self.rnn(x)
         return self.head(out[:, -1])
-
-
-# ---- explorations (chapter 15) ------------------------------------------------------------------
-_VIEW_U = np.linspace(-8.0, 8.0, 161)
-
-
-def rnn_gain_view(a: float = 0.0, h_prev: float = 1.0) -> View:
-    """|∂h_t/∂h_{t−1}| of a scalar RNN as a function of U: tanh (bounded) against ReLU (|U|).
-
-    h_t = φ(a + U·h_prev); the tanh factor is |U|·sech²(a + U·h_prev), the ReLU factor
-    |U|·1[a + U·h_prev > 0]. The readout gives the tanh sup (:func:`tanh_gain_sup`).
-    """
-    a = _validate.real("a", a)
-    h_prev = _validate.real("h_prev", h_prev)
-    pre = a + _VIEW_U * h_prev
-    tanh_gain = np.abs(_VIEW_U) / np.cosh(pre) ** 2
-    relu_gain = np.abs(_VIEW_U) * (pre > 0)
-    sup, at = tanh_gain_sup(a, h_prev)
-    panel = Panel(
-        curves=[Curve(_VIEW_U, tanh_gain, "tanh: |U|·sech²(a+U·h)"), Curve(_VIEW_U, relu_gain, "ReLU: |U|·1[a+U·h>0]", style="dashed", color=1)],
-        title=f"|∂h_t/∂h_(t−1)| for a = {a:.2f}, h_(t−1) = {h_prev:.2f}",
-        xlabel="U",
-        ylabel="|∂h_t/∂h_(t−1)|",
-        ylim=(0.0, 8.0),
-    )
-    return View([panel], readout=f"tanh: sup over U = {sup:.4f} at U = {at:.3f}; ReLU: unbounded (= |U| on the active side)")
-
-
-_VIEW_STEPS = 60
-_VIEW_SIZE = 32
-
-
-def jacobian_norms_view(gain: float = 1.0, memory_bias: float = 0.0) -> View:
-    """log₁₀‖∂s_t/∂s_0‖₂ over t = 1..60 at initialisation, for four cells of width 32.
-
-    The recurrent matrices of the tanh and ReLU RNNs are rescaled to spectral radius
-    ``gain``; the LSTM forget gate and the GRU update gate get the bias ``memory_bias``.
-    Inputs are N(0, 1), the same seed for every cell.
-    """
-    gain = _validate.positive("gain", gain)
-    memory_bias = _validate.real("memory_bias", memory_bias)
-    t = np.arange(1, _VIEW_STEPS + 1)
-    cells = {
-        f"tanh RNN, ρ = {gain:.2f}": init_cell("rnn", 4, _VIEW_SIZE, radius=gain),
-        f"ReLU RNN, ρ = {gain:.2f}": init_cell("relu-rnn", 4, _VIEW_SIZE, radius=gain),
-        f"LSTM, b_f = {memory_bias:.1f}": init_cell("lstm", 4, _VIEW_SIZE, memory_bias=memory_bias),
-        f"GRU, b_z = {memory_bias:.1f}": init_cell("gru", 4, _VIEW_SIZE, memory_bias=memory_bias),
-    }
-    curves, finals = [], []
-    for k, (name, cell) in enumerate(cells.items()):
-        logs = np.log10(np.maximum(jacobian_norms(cell, _VIEW_STEPS), 1e-300))
-        curves.append(Curve(t, logs, name, style="dashed" if k % 2 else "line", color=k))
-        finals.append(f"{name.split(',')[0]} {logs[-1]:+.1f}")
-    panel = Panel(curves=curves, title="gradient gain back to step 0 at initialisation", xlabel="t", ylabel="log₁₀ ‖∂s_t/∂s_0‖₂", ylim=(-40.0, 20.0))
-    return View([panel], readout="log₁₀ norm at t = 60: " + ", ".join(finals))

@@ -25,7 +25,10 @@ def _tensor(out: Any, like: torch.Tensor, what: str) -> torch.Tensor:
     if not torch.is_tensor(out):
         raise Wrong(f"{what} should return a torch tensor, got {type(out).__name__}.")
     if out.shape != like.shape:
-        raise Wrong(f"{what} returns shape {tuple(out.shape)}; expected the shape of its input, {tuple(like.shape)}.")
+        raise Wrong(
+            f"{what} returns shape {tuple(out.shape)}; expected the shape of its input, "
+            f"{tuple(like.shape)}."
+        )
     return out
 
 
@@ -39,24 +42,38 @@ def _straight_through(fn: Any) -> None:
         if not torch.allclose(out.detach(), zq.detach(), rtol=1e-6, atol=1e-6):
             raise Wrong("the value of st(z, zq) is not zq.")
         if not out.requires_grad:
-            raise Wrong("no gradient flows through st(z, zq): the result does not depend on z in autograd.")
+            raise Wrong(
+                "no gradient flows through st(z, zq): the result does not depend on z in autograd."
+            )
         w = torch.randn(*shape, generator=g)
         gz, gq = torch.autograd.grad((w * out).sum(), [z, zq], allow_unused=True)
         if gz is None or not torch.allclose(gz, w, rtol=1e-6, atol=1e-6):
-            raise Wrong("the gradient with respect to z is not the identity (try a random cotangent w: grad should be w).")
+            raise Wrong(
+                "the gradient with respect to z is not the identity (try a random cotangent "
+                "w: grad should be w)."
+            )
         if gq is not None and torch.count_nonzero(gq) > 0:
-            raise Wrong("some gradient reaches zq; the codebook must not learn from the reconstruction.")
+            raise Wrong(
+                "some gradient reaches zq; the codebook must not learn from the reconstruction."
+            )
 
 
 @checker("6.2")
 def _compression(answer: Any) -> None:
-    expect_number(answer, 128 * 128 * 3 * 8 / (32 * 32 * math.log2(512)), rtol=1e-3, what="your compression factor")
+    expect_number(
+        answer,
+        128 * 128 * 3 * 8 / (32 * 32 * math.log2(512)),
+        rtol=1e-3,
+        what="your compression factor",
+    )
 
 
 @checker("6.3")
 def _sign_st(fn: Any) -> None:
     g = torch.Generator().manual_seed(63)
-    x = torch.cat([torch.empty(2000).uniform_(-3, 3, generator=g), torch.tensor([0.5, -0.5, 2.0, -2.0])])
+    x = torch.cat(
+        [torch.empty(2000).uniform_(-3, 3, generator=g), torch.tensor([0.5, -0.5, 2.0, -2.0])]
+    )
     x = x[(x.abs() - 1).abs() > 1e-6].requires_grad_()  # the kink at |x| = 1 is left open
     out = _tensor(_call(fn, x, what="sign_st(x)"), x, "sign_st(x)")
     if not torch.equal(out.detach(), torch.sign(x.detach())):
@@ -93,22 +110,43 @@ def _quantize(fn: Any) -> None:
         if not isinstance(out, tuple) or len(out) != 3:
             raise Wrong("quantize should return a tuple (z_q, loss, codes).")
         zq, loss, codes = out
-        if not torch.is_tensor(codes) or codes.shape != codes_ref.shape or not torch.equal(codes.long(), codes_ref):
+        if (
+            not torch.is_tensor(codes)
+            or codes.shape != codes_ref.shape
+            or not torch.equal(codes.long(), codes_ref)
+        ):
             raise Wrong("the codes are not the indices of the nearest codebook rows (shape (N,)).")
-        if not torch.is_tensor(zq) or zq.shape != z.shape or not torch.allclose(zq.detach(), zq_ref.detach(), atol=1e-9):
+        if (
+            not torch.is_tensor(zq)
+            or zq.shape != z.shape
+            or not torch.allclose(zq.detach(), zq_ref.detach(), atol=1e-9)
+        ):
             raise Wrong("z_q is not the nearest codebook rows.")
-        if not torch.is_tensor(loss) or loss.numel() != 1 or not torch.allclose(loss.detach(), loss_ref.detach(), rtol=1e-9):
-            raise Wrong("the loss value is wrong: check the weights and that both terms are means over all elements.")
+        if (
+            not torch.is_tensor(loss)
+            or loss.numel() != 1
+            or not torch.allclose(loss.detach(), loss_ref.detach(), rtol=1e-9)
+        ):
+            raise Wrong(
+                "the loss value is wrong: check the weights and that both terms are means "
+                "over all elements."
+            )
         gz, gb = torch.autograd.grad((w * zq).sum() + loss, [z, cb], allow_unused=True)
         if gz is None or not torch.allclose(gz, grads_ref[0], rtol=1e-9, atol=1e-12):
-            raise Wrong("the gradient with respect to z is wrong (straight-through plus β times the commitment term).")
+            raise Wrong(
+                "the gradient with respect to z is wrong (straight-through plus β times the "
+                "commitment term)."
+            )
         if gb is None or not torch.allclose(gb, grads_ref[1], rtol=1e-9, atol=1e-12):
-            raise Wrong("the gradient with respect to the codebook is wrong: it should come from the codebook term only.")
+            raise Wrong(
+                "the gradient with respect to the codebook is wrong: it should come from "
+                "the codebook term only."
+            )
 
 
 @checker("6.5")
 def _perplexity(fn: Any) -> None:
-    from ..generative.vq import perplexity
+    from ..maths.entropy import perplexity
 
     def reference(codes: torch.Tensor, k: int) -> float:
         return perplexity(torch.bincount(codes.flatten(), minlength=k))

@@ -31,7 +31,9 @@ def _weighted_log_loss(answer: Any) -> None:
         raise Wrong(f"your d̄ should be a SymPy expression, got {type(answer).__name__}.") from None
     extra = {s.name for s in expr.free_symbols} - names
     if extra:
-        raise Wrong(f"use only the symbols m, n and alpha; your expression also has {sorted(extra)}.")
+        raise Wrong(
+            f"use only the symbols m, n and alpha; your expression also has {sorted(extra)}."
+        )
     pos = {name: sp.Symbol(name, positive=True) for name in names}
     renamed = expr.xreplace({s: pos[s.name] for s in expr.free_symbols})
     m, n, alpha = pos["m"], pos["n"], pos["alpha"]
@@ -45,22 +47,37 @@ def _uniform_init(answer: Any) -> None:
     from ..architecture.init import average_dim
 
     if not callable(answer):
-        raise Wrong(f"your answer should be a function fn(weight, kind), got {type(answer).__name__}.")
+        raise Wrong(
+            f"your answer should be a function fn(weight, kind), got {type(answer).__name__}."
+        )
     gen = torch.Generator().manual_seed(0)
-    for out_features, in_features, kind in [(300, 1200, "fan_in"), (1200, 300, "fan_in"), (300, 1200, "fan_out"), (900, 300, "quadratic")]:
+    for out_features, in_features, kind in [
+        (300, 1200, "fan_in"),
+        (1200, 300, "fan_in"),
+        (300, 1200, "fan_out"),
+        (900, 300, "quadratic"),
+    ]:
         weight = torch.zeros(out_features, in_features)
         with torch.random.fork_rng(devices=[]):  # leave the notebook's random state alone
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
             result = answer(weight, kind)
         if result is not weight:
-            raise Wrong("your function should fill the weight in place and return that same tensor.")
+            raise Wrong(
+                "your function should fill the weight in place and return that same tensor."
+            )
         bound = math.sqrt(3 / average_dim(in_features, out_features, kind))
         big = float(weight.abs().max())
         if big > bound * (1 + 1e-5) or big < 0.98 * bound:
-            raise Wrong(f"for a weight of shape ({out_features}, {in_features}) and kind {kind!r}, the largest |w| is not at the uniform bound that gives variance 1/d̄.")
+            raise Wrong(
+                f"for a weight of shape ({out_features}, {in_features}) and kind {kind!r}, "
+                "the largest |w| is not at the uniform bound that gives variance 1/d̄."
+            )
         var = float(weight.double().square().mean())
         if abs(var * average_dim(in_features, out_features, kind) - 1) > 0.02:
-            raise Wrong(f"for a weight of shape ({out_features}, {in_features}) and kind {kind!r}, the variance is not 1/d̄. Which axis holds fan-in?")
+            raise Wrong(
+                f"for a weight of shape ({out_features}, {in_features}) and kind {kind!r}, "
+                "the variance is not 1/d̄. Which axis holds fan-in?"
+            )
 
 
 @checker("13.5")

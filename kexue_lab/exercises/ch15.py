@@ -26,7 +26,10 @@ def _forget_steps(answer: Any) -> None:
     for b, steps in zip((0, 2, 5), values):
         f = 1 / (1 + math.exp(-b))
         if not (f**steps < 0.01 <= f ** (steps - 1)):
-            raise Wrong(f"the count for b_f = {b} is not the smallest T with f^T < 0.01. Check the log and the rounding.")
+            raise Wrong(
+                f"the count for b_f = {b} is not the smallest T with f^T < 0.01. Check the "
+                "log and the rounding."
+            )
 
 
 def _gru_reference(weights: tuple[float, ...], x: float, h: float) -> float:
@@ -44,7 +47,9 @@ def _gru_cell(weights: tuple[float, ...]) -> Any:
 
     cell = torch.nn.GRUCell(1, 1).double()
     with torch.no_grad():
-        for p, chunk in zip(cell.parameters(), (weights[0:3], weights[3:6], weights[6:9], weights[9:12])):
+        for p, chunk in zip(
+            cell.parameters(), (weights[0:3], weights[3:6], weights[6:9], weights[9:12])
+        ):
             p.copy_(torch.tensor(chunk, dtype=torch.float64).reshape(p.shape))
     return cell
 
@@ -76,12 +81,24 @@ def _clipped_ratio(answer: Any) -> None:
 def _smallest_bias(answer: Any) -> None:
     from ..architecture.recurrent import init_cell, jacobian_norms
 
-    if isinstance(answer, bool) or not isinstance(answer, int) and not (isinstance(answer, float) and answer.is_integer()):
+    if (
+        isinstance(answer, bool)
+        or not isinstance(answer, int)
+        and not (isinstance(answer, float) and answer.is_integer())
+    ):
         raise Wrong("give the bias as an integer between 0 and 6.")
     target = next(
-        (b for b in range(7) if jacobian_norms(init_cell("lstm", 32, 32, seed=0, memory_bias=b), 100)[-1] >= 0.01),
+        (
+            b
+            for b in range(7)
+            if jacobian_norms(init_cell("lstm", 32, 32, seed=0, memory_bias=b), 100)[-1] >= 0.01
+        ),
         None,
     )
     if int(answer) != target:
-        side = "too large: a smaller bias already keeps" if int(answer) > target else "too small: that bias does not keep"
+        side = (
+            "too large: a smaller bias already keeps"
+            if int(answer) > target
+            else "too small: that bias does not keep"
+        )
         raise Wrong(f"your bias is {side} the norm above 0.01 at t = 100.")

@@ -18,10 +18,10 @@ def _factor_2048(answer: Any) -> None:
 
 def _dH_dlam_by_differences(s: np.ndarray, lam: float) -> float:
     """Central difference of H(λ) = −Σ p log p, p = softmax(λ s): an independent reference."""
-    from ..architecture.attention import attention_entropy
+    from ..maths.entropy import softmax_entropy
 
     step = 1e-5
-    return (attention_entropy((lam + step) * s) - attention_entropy((lam - step) * s)) / (2 * step)
+    return (softmax_entropy((lam + step) * s) - softmax_entropy((lam - step) * s)) / (2 * step)
 
 
 @checker("16.2")

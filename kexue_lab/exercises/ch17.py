@@ -12,7 +12,7 @@ from . import Wrong, checker, expect_expression, expect_function, expect_number
 
 
 def _power_probs(p: np.ndarray, a: float) -> np.ndarray:
-    from ..maths.jl import sharpen
+    from ..architecture.attention import sharpen
 
     return sharpen(np.asarray(p, dtype=float), a).numpy()
 
@@ -47,11 +47,16 @@ def _derivative(answer: Any) -> None:
 def _exact_dim(answer: Any) -> None:
     from ..maths.jl import chi2_tail_curve
 
-    numeric = isinstance(answer, (int, float, np.integer, np.floating)) and not isinstance(answer, bool)
+    numeric = isinstance(answer, (int, float, np.integer, np.floating)) and not isinstance(
+        answer, bool
+    )
     if not numeric or not float(answer).is_integer():
         raise Wrong("your k should be an integer (a number of dimensions).")
     dims = np.arange(1, 5000)
     target = int(dims[np.argmax(chi2_tail_curve(dims, 0.1) <= 0.01)])
     if int(answer) != target:
         side = "too large" if int(answer) > target else "too small"
-        raise Wrong(f"your k is {side}: the first k where the two-sided tail drops to 0.01 is elsewhere. Did you add both tails?")
+        raise Wrong(
+            f"your k is {side}: the first k where the two-sided tail drops to 0.01 is "
+            "elsewhere. Did you add both tails?"
+        )

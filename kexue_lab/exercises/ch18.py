@@ -16,10 +16,13 @@ def _slope(answer: Any) -> None:
     try:
         expr = sp.sympify(answer)
     except (sp.SympifyError, TypeError):
-        raise Wrong(f"your slope should be a SymPy expression, got {type(answer).__name__}.") from None
+        raise Wrong(
+            f"your slope should be a SymPy expression, got {type(answer).__name__}."
+        ) from None
     if not expr.is_real:
         raise Wrong("your slope should be a real number (no free symbols).")
-    # exp(2x) is one-to-one on the reals and turns sums of logarithms into products SymPy can compare
+    # exp(2x) is one-to-one on the reals and turns sums of logarithms into products SymPy can
+    # compare
     expect_expression(sp.exp(2 * expr), 1 / phi, what="your slope")
 
 
@@ -42,12 +45,19 @@ def _pair_entropy(answer: Any) -> None:
     from ..architecture.embeddings import exact_pair_entropy
 
     g = torch.Generator().manual_seed(18)
-    cases = [(torch.randn(n_rows, d, generator=g, dtype=torch.float64) * s, torch.randn(m_rows, d, generator=g, dtype=torch.float64) * s)
-             for n_rows, m_rows, d, s in [(5, 5, 3, 1.0), (7, 4, 6, 3.0), (30, 30, 16, 8.0)]]
+    cases = [
+        (
+            torch.randn(n_rows, d, generator=g, dtype=torch.float64) * s,
+            torch.randn(m_rows, d, generator=g, dtype=torch.float64) * s,
+        )
+        for n_rows, m_rows, d, s in [(5, 5, 3, 1.0), (7, 4, 6, 3.0), (30, 30, 16, 8.0)]
+    ]
     try:
         expect_function(answer, exact_pair_entropy, cases, rtol=1e-6, what="your entropy function")
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise Wrong(f"your entropy function fails on a pair of (N, n) matrices ({type(exc).__name__}).") from None
+        raise Wrong(
+            f"your entropy function fails on a pair of (N, n) matrices ({type(exc).__name__})."
+        ) from None
 
 
 @checker("18.5")

@@ -13,7 +13,9 @@ def _soft_factor(answer: Any) -> None:
     from ..optimization.clipping import clip_factor
 
     cases = [(0.0, 1.0), (0.5, 2.0), (16.0, 16.0), (3.0, 0.25), (1e4, 3.0)]
-    expect_function(answer, lambda x, g: clip_factor(x, g, "soft"), cases, rtol=1e-9, what="soft_factor")
+    expect_function(
+        answer, lambda x, g: clip_factor(x, g, "soft"), cases, rtol=1e-9, what="soft_factor"
+    )
 
 
 @checker("19.2")
@@ -31,13 +33,23 @@ def _gd_iterations(answer: Any) -> None:
     from ..optimization.clipping import descend
 
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        raise Wrong(f"the answer should be a whole number of iterations, got {type(answer).__name__}.")
-    steps = int(descend(lambda z: 4.0 * z**3, [20.0], rule="gd", eta=1 / (16 + 4 * 20.0**3), max_steps=10**5).steps[0])
+        raise Wrong(
+            f"the answer should be a whole number of iterations, got {type(answer).__name__}."
+        )
+    steps = int(
+        descend(
+            lambda z: 4.0 * z**3, [20.0], rule="gd", eta=1 / (16 + 4 * 20.0**3), max_steps=10**5
+        ).steps[0]
+    )
     if float(answer) != int(answer):
         raise Wrong("an iteration count is a whole number.")
-    if abs(int(answer) - steps) > 1:  # a float loop may differ by one step from ours at the boundary
+    if (
+        abs(int(answer) - steps) > 1
+    ):  # a float loop may differ by one step from ours at the boundary
         side = "too many" if answer > steps else "too few"
-        raise Wrong(f"that is {side} iterations. Check the step size and the stopping test |θ| ≤ 1.")
+        raise Wrong(
+            f"that is {side} iterations. Check the step size and the stopping test |θ| ≤ 1."
+        )
 
 
 @checker("19.4")
@@ -82,6 +94,7 @@ def _soft_clip(answer: Any) -> None:
         for p, q in zip(mine, ref):
             if not torch.allclose(p.grad, q.grad, rtol=1e-5, atol=1e-8):
                 raise Wrong(
-                    "the gradients are not scaled correctly in place: use one factor, computed from the "
+                    "the gradients are not scaled correctly in place: use one factor, "
+                    "computed from the "
                     "global norm, for every parameter."
                 )

@@ -10,17 +10,16 @@ The two factors lie within a factor 2 of each other. Under (L0, L1)-smoothness,
 best is η*(θ) = 1/(L0 + L1‖∇f(θ)‖), which is soft clipping with η = 1/L0 and
 γ = L0/L1 (Zhang, He, Sra, Jadbabaie, ICLR 2020).
 
-This module holds the factors (:func:`clip_factor`, :func:`optimal_step`), an
-in-place clipper for model gradients (:func:`clip_grad_norm_`), a gradient
-descent runner for toy functions vectorised over starting points
-(:func:`descend`), a local-smoothness trace along an SGD trajectory
-(:func:`smoothness_trace`) and the θ⁴ playground of the chapter
-(:func:`quartic_view`).
+This module holds the factors (:func:`clip_factor`, the one home of both formulas;
+:func:`optimal_step`), an in-place clipper for model gradients (:func:`clip_grad_norm_`),
+a gradient descent runner for toy functions vectorised over starting points
+(:func:`descend`) and its one-start float version on θ⁴ (:func:`quartic_path`), and a
+local-smoothness trace along an SGD trajectory (:func:`smoothness_trace`). The chapter's
+exploration lives in :mod:`kexue_lab.views.ch19`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,7 +27,6 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import _validate
-from ..widgets import Curve, Panel, View
 
 ClipKind = Literal["hard", "soft"]
 CLIP_KINDS: tuple[str, ...] = ("hard", "soft")
@@ -36,9 +34,9 @@ Rule = Literal["gd", "hard", "soft"]
 RULES: tuple[str, ...] = ("gd", "hard", "soft")
 
 
-# ---- factors --------------------------------------------------------------------------------------
+# ---- factors -------------------------------------------------------------------------------------
 def _norm_input(name: str, value: Any) -> tuple[str, Any]:
-    """Check a gradient norm (float, NumPy array or tensor): finite and >= 0. Returns (kind, value)."""
+    """Check a gradient norm (float, NumPy array or tensor): finite, >= 0. Returns (kind, value)."""
     import torch
 
     if torch.is_tensor(value):
@@ -54,18 +52,25 @@ def _norm_input(name: str, value: Any) -> tuple[str, Any]:
             raise ValueError(f"{name} contains infinite entries; allowed: finite values >= 0")
         if bool((value < 0).any()):
             worst = float(value.min())
-            raise ValueError(f"{name} contains negative entries (smallest {worst:g}); a norm is >= 0")
+            raise ValueError(
+                f"{name} contains negative entries (smallest {worst:g}); a norm is >= 0"
+            )
         return "tensor", value
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "fiu" or value.dtype == bool:
             raise TypeError(f"{name} must be a numeric array, got dtype {value.dtype}")
         arr = value.astype(np.float64)
         if np.isnan(arr).any():
-            raise ValueError(f"{name} contains NaN ({int(np.isnan(arr).sum())} of {arr.size} entries); allowed: finite values >= 0")
+            raise ValueError(
+                f"{name} contains NaN ({int(np.isnan(arr).sum())} of {arr.size} entries); "
+                "allowed: finite values >= 0"
+            )
         if not np.isfinite(arr).all():
             raise ValueError(f"{name} contains infinite entries; allowed: finite values >= 0")
         if (arr < 0).any():
-            raise ValueError(f"{name} contains negative entries (smallest {arr.min():g}); a norm is >= 0")
+            raise ValueError(
+                f"{name} contains negative entries (smallest {arr.min():g}); a norm is >= 0"
+            )
         return "array", arr
     return "float", _validate.non_negative(name, value)
 
@@ -98,7 +103,7 @@ def clip_factor(grad_norm: Any, gamma: float, kind: ClipKind = "hard") -> Any:
 
 
 def optimal_step(grad_norm: Any, L0: float, L1: float) -> Any:
-    """η*(θ) = 1/(L0 + L1·‖∇f(θ)‖): the step the (L0, L1) descent lemma certifies as best (chapter 19).
+    """η*(θ) = 1/(L0 + L1·‖∇f(θ)‖): the best step the (L0, L1) descent lemma certifies (ch. 19).
 
     It equals soft clipping with η = 1/L0 and γ = L0/L1:
     1/(L0 + L1·x) = (1/L0)·(L0/L1)/(x + L0/L1). With ``L1 = 0`` it is the classical 1/L.
@@ -113,9 +118,13 @@ def optimal_step(grad_norm: Any, L0: float, L1: float) -> Any:
 def clip_grad_norm_(parameters: Any, gamma: float, kind: ClipKind = "hard") -> float:
     """Scale the gradients of ``parameters`` in place by :func:`clip_factor` of their global norm.
 
-    ``kind="hard"`` does what ``torch.nn.utils.clip_grad_norm_(parameters, gamma)`` does
-    (up to torch's 1e-6 in the denominator); ``kind="soft"`` multiplies by γ/(‖g‖ + γ).
-    Returns the global norm ‖g‖ before scaling (chapter 19).
+    ‖g‖ is the norm of all gradients taken as one vector. ``kind="hard"`` does what
+    ``torch.nn.utils.clip_grad_norm_(parameters, gamma)`` does (up to torch's 1e-6 in the
+    denominator), g ← g·min{1, γ/‖g‖}; ``kind="soft"`` multiplies by γ/(‖g‖ + γ).
+    ``parameters`` is a tensor or an iterable of them (``model.parameters()``); those
+    without a gradient are skipped. Returns the global norm ‖g‖ before scaling (chapter 19).
+    Raises ``ValueError`` if no parameter has a gradient and ``FloatingPointError`` if ‖g‖
+    is not finite (so :func:`kexue_lab.train.sweep` records a diverged run).
     """
     import torch
 
@@ -125,16 +134,21 @@ def clip_grad_norm_(parameters: Any, gamma: float, kind: ClipKind = "hard") -> f
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         raise ValueError("parameters have no gradients: call loss.backward() before clipping")
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))
+    norm = torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads])
+    )
     if not torch.isfinite(norm):
-        raise ValueError(f"the global gradient norm is {norm.item()}: clipping cannot repair a non-finite gradient")
+        raise FloatingPointError(
+            f"the global gradient norm is {norm.item()}: "
+            "clipping cannot repair a non-finite gradient"
+        )
     factor = clip_factor(norm, gamma, kind)
     for g in grads:
         g.detach().mul_(factor.to(g.dtype))
     return float(norm)
 
 
-# ---- gradient descent on toy functions --------------------------------------------------------------
+# ---- gradient descent on toy functions -----------------------------------------------------------
 @dataclass(frozen=True)
 class Descent:
     """What :func:`descend` returns.
@@ -154,7 +168,9 @@ def _per_start(name: str, value: Any, n: int) -> np.ndarray:
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
-        raise ValueError(f"{name} must be a number or one value per start ({n}), got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be a number or one value per start ({n}), got shape {arr.shape}"
+        )
     if not np.isfinite(arr).all() or (arr <= 0).any():
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     return arr
@@ -191,7 +207,9 @@ def descend(
     if th.ndim == 1:
         th = th[:, None]
     if th.ndim != 2 or th.shape[0] == 0:
-        raise ValueError(f"theta0 must have shape (n,) or (n, d) with n >= 1, got {np.shape(theta0)}")
+        raise ValueError(
+            f"theta0 must have shape (n,) or (n, d) with n >= 1, got {np.shape(theta0)}"
+        )
     if not np.isfinite(th).all():
         raise ValueError("theta0 must be finite")
     n = th.shape[0]
@@ -214,9 +232,7 @@ def descend(
             if rule == "gd":
                 x = x - e * g
             else:
-                gn = radius(g)[:, None]
-                c = gamma / np.maximum(gn, gamma) if rule == "hard" else gamma / (gn + gamma)
-                x = x - e * c * g
+                x = x - e * clip_factor(radius(g)[:, None], gamma, rule) * g
             t += 1
             go = radius(x) > tol  # False once within tol, and for NaN (a diverged start)
             if record:
@@ -231,7 +247,7 @@ def descend(
     return Descent(steps=steps, theta=th, path=np.stack(path) if record else None)
 
 
-# ---- smoothness along a training trajectory ---------------------------------------------------------
+# ---- smoothness along a training trajectory ------------------------------------------------------
 def smoothness_trace(
     model: Any,
     loss_fn: Callable[[Any, Any, Any], Any],
@@ -298,7 +314,9 @@ def smoothness_trace(
         grads = torch.autograd.grad(loss_fn(model, x[idx], y[idx]), params)
         factor = 1.0
         if clip_norm is not None:
-            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+            norm = torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(g) for g in grads])
+            )
             factor = clip_factor(norm, clip_norm, "hard")
         with torch.no_grad():
             for p, g in zip(params, grads):
@@ -311,77 +329,31 @@ def smoothness_trace(
     return out
 
 
-# ---- the θ⁴ playground (exploration of chapter 19) ------------------------------------------------
-def _quartic_run(theta0: float, rule: str, eta: float, gamma: float, max_steps: int) -> list[float]:
-    """Iterates of a rule on f(θ) = θ⁴ from θ0 > 0 (plain floats: fast for one start)."""
+# ---- θ⁴, one start at a time ---------------------------------------------------------------------
+def quartic_path(
+    theta0: float, rule: Rule, eta: float, gamma: float | None = None, max_steps: int = 3000
+) -> list[float]:
+    """The iterates θ_0, θ_1, … of a rule on f(θ) = θ⁴, f′(θ) = 4θ³, from ``theta0`` (chapter 19).
+
+    θ ← θ − η·c·f′(θ) with c = 1 (``"gd"``) or c = :func:`clip_factor` (|f′(θ)|, γ, rule).
+    Plain floats, so one start is fast (the exploration runs it for every slider value);
+    :func:`descend` runs many starts at once. The run stops after ``max_steps`` steps, or
+    when |θ| exceeds 10⁶ or stops being finite: the path then ends with ``inf`` (diverged).
+    """
+    _validate.choice("rule", rule, RULES)
+    theta0 = _validate.real("theta0", theta0)
+    eta = _validate.positive("eta", eta)
+    max_steps = _validate.non_negative_int("max_steps", max_steps)
+    if rule != "gd":
+        if gamma is None:
+            raise ValueError(f"rule={rule!r} needs gamma (the clipping threshold), got None")
+        gamma = _validate.positive("gamma", gamma)
     th, out = theta0, [theta0]
     for _ in range(max_steps):
         g = 4.0 * th**3
-        if rule == "gd":
-            th = th - eta * g
-        elif rule == "hard":
-            th = th - eta * g * gamma / max(abs(g), gamma)
-        else:
-            th = th - eta * g * gamma / (abs(g) + gamma)
-        if not math.isfinite(th) or abs(th) > 1e6:
-            out.append(math.inf)
+        th = th - eta * g * (1.0 if rule == "gd" else clip_factor(abs(g), gamma, rule))
+        if not abs(th) <= 1e6:  # also catches NaN
+            out.append(float("inf"))
             break
         out.append(th)
     return out
-
-
-def _first_within(path: list[float], tol: float = 1.0) -> int | None:
-    for t, th in enumerate(path):
-        if abs(th) <= tol:
-            return t
-    return None
-
-
-VIEW_MAX_STEPS = 3000
-_VIEW_T = np.unique(np.geomspace(1, VIEW_MAX_STEPS + 1, 90).astype(int)) - 1
-
-
-def quartic_view(theta0: float = 10.0, L1: float = 1.0, gd_scale: float = 1.0) -> View:
-    """Fixed-step GD against hard and soft clipping on f(θ) = θ⁴ (exploration of chapter 19).
-
-    θ⁴ is (L0, L1)-smooth with L0 = 16/L1². Clipping uses η = 1/L0 and γ = L0/L1 (soft
-    clipping is then the optimal step 1/(L0 + L1|f′|)); GD uses the fixed step
-    ``gd_scale``/(L0 + L1|f′(θ0)|), the one the bound certifies at the start. Left: the loss
-    θ_t⁴; right: the step length |θ_{t+1} − θ_t|; readout: iterations to reach |θ| ≤ 1.
-    """
-    theta0 = _validate.positive("theta0", theta0)
-    L1 = _validate.positive("L1", L1)
-    gd_scale = _validate.positive("gd_scale", gd_scale)
-    L0 = 16.0 / L1**2
-    eta_gd = gd_scale / (L0 + L1 * 4.0 * theta0**3)
-    runs = {
-        f"GD, η = {gd_scale:g}/(L0 + L1|f′(θ0)|)": _quartic_run(theta0, "gd", eta_gd, 1.0, VIEW_MAX_STEPS),
-        "hard clipping": _quartic_run(theta0, "hard", 1.0 / L0, L0 / L1, VIEW_MAX_STEPS),
-        "soft clipping = η*": _quartic_run(theta0, "soft", 1.0 / L0, L0 / L1, VIEW_MAX_STEPS),
-    }
-    loss_curves, step_curves, counts = [], [], []
-    for k, (name, path) in enumerate(runs.items()):
-        arr = np.asarray(path)
-        t = _VIEW_T[_VIEW_T < len(arr)]
-        finite = np.isfinite(arr[t])
-        t = t[finite]
-        loss_curves.append(Curve(t + 1, np.maximum(arr[t] ** 4, 1e-12), name, color=k))
-        ts = t[t + 1 < len(arr)]
-        ts = ts[np.isfinite(arr[ts + 1])]
-        step_curves.append(Curve(ts + 1, np.maximum(np.abs(arr[ts + 1] - arr[ts]), 1e-12), "", color=k))
-        hit = _first_within(path)
-        short = name.split(",")[0].split(" =")[0]
-        if hit is not None:
-            counts.append(f"{short}: {hit}")
-        elif math.isinf(path[-1]):
-            counts.append(f"{short}: diverged")
-        else:
-            counts.append(f"{short}: > {VIEW_MAX_STEPS}")
-    loss_curves.append(Curve([1, VIEW_MAX_STEPS + 1], [1.0, 1.0], "|θ| = 1", style="dotted", color=7))
-    panels = [
-        Panel(loss_curves, title="loss θₜ⁴", xlabel="iteration + 1", ylabel="θₜ⁴", xlog=True, ylog=True, ylim=(1e-8, 1e9)),
-        Panel(step_curves, title="step length", xlabel="iteration + 1", ylabel="|θₜ₊₁ − θₜ|", xlog=True, ylog=True, ylim=(1e-6, 1e2)),
-    ]
-    readout = f"L0 = 16/L1² = {L0:.3g}, η = 1/L0, γ = L0/L1 = {L0 / L1:.3g} · iterations to |θ| ≤ 1: " + " · ".join(counts)
-    return View(panels, readout=readout)
-

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from kexue_lab.architecture import recurrent as sq
-from kexue_lab.widgets import View, explore, slider
 
 KINDS = ["rnn", "relu-rnn", "lstm", "gru"]
 
@@ -34,7 +33,10 @@ def test_step_jacobian_matches_autograd(kind, bias):
         cell = cls(5, 7, bias=False, **kwargs).double()
     x = torch.randn(5, generator=gen, dtype=torch.float64)
     if kind == "lstm":
-        state = (torch.randn(7, generator=gen, dtype=torch.float64), 2 * torch.randn(7, generator=gen, dtype=torch.float64))
+        state = (
+            torch.randn(7, generator=gen, dtype=torch.float64),
+            2 * torch.randn(7, generator=gen, dtype=torch.float64),
+        )
     else:
         state = torch.randn(7, generator=gen, dtype=torch.float64)
     new, jac = sq.step_jacobian(cell, x, state)
@@ -60,7 +62,9 @@ def test_jacobian_norms_equal_autograd_of_the_unrolled_map(kind):
     steps, n = 6, 5
     cell = sq.init_cell(kind, 3, n, seed=2)
     gen = torch.Generator().manual_seed(11)
-    xs = torch.randn(steps, 3, generator=gen, dtype=torch.float64)  # what jacobian_norms draws with seed 11
+    xs = torch.randn(
+        steps, 3, generator=gen, dtype=torch.float64
+    )  # what jacobian_norms draws with seed 11
     h0 = 0.3 * torch.ones(n, dtype=torch.float64)
     hidden = (h0, -h0) if kind == "lstm" else h0
 
@@ -72,7 +76,9 @@ def test_jacobian_norms_equal_autograd_of_the_unrolled_map(kind):
 
     s0 = torch.cat([h0, -h0]) if kind == "lstm" else h0
     expected = [
-        torch.linalg.matrix_norm(torch.autograd.functional.jacobian(lambda s: unroll(s, t), s0), ord=2).item()
+        torch.linalg.matrix_norm(
+            torch.autograd.functional.jacobian(lambda s: unroll(s, t), s0), ord=2
+        ).item()
         for t in range(1, steps + 1)
     ]
     got = sq.jacobian_norms(cell, steps, hidden, 11)
@@ -140,10 +146,16 @@ def test_init_cell_options_and_errors():
     assert torch.linalg.eigvals(cell.weight_hh).abs().max().item() == pytest.approx(1.7, rel=1e-12)
     assert cell.nonlinearity == "relu" and cell.weight_hh.dtype == torch.float64
     lstm = sq.init_cell("lstm", 3, 5, memory_bias=3.0)
-    assert torch.allclose(lstm.bias_ih[5:10] + lstm.bias_hh[5:10], torch.full((5,), 3.0, dtype=torch.float64))
+    assert torch.allclose(
+        lstm.bias_ih[5:10] + lstm.bias_hh[5:10], torch.full((5,), 3.0, dtype=torch.float64)
+    )
     gru = sq.init_cell("gru", 3, 5, memory_bias=-1.0)
-    assert torch.allclose(gru.bias_ih[5:10] + gru.bias_hh[5:10], torch.full((5,), -1.0, dtype=torch.float64))
-    assert torch.equal(sq.init_cell("gru", 3, 5, seed=9).weight_hh, sq.init_cell("gru", 3, 5, seed=9).weight_hh)
+    assert torch.allclose(
+        gru.bias_ih[5:10] + gru.bias_hh[5:10], torch.full((5,), -1.0, dtype=torch.float64)
+    )
+    assert torch.equal(
+        sq.init_cell("gru", 3, 5, seed=9).weight_hh, sq.init_cell("gru", 3, 5, seed=9).weight_hh
+    )
     with pytest.raises(ValueError, match="kind='transformer'"):
         sq.init_cell("transformer", 3, 5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="radius applies"):
@@ -216,25 +228,3 @@ def test_proposed_rnn_matches_its_equations():
     assert torch.allclose(h, hh) and torch.allclose(c, cc)
     with pytest.raises(ValueError, match="x must have shape"):
         cell(torch.zeros(4, 5, 3, dtype=torch.float64))
-
-
-def test_rnn_gain_view_over_its_whole_grid():
-    ex = explore(sq.rnn_gain_view, slider("a", -3.0, 3.0, steps=13), slider("h_prev", 0.2, 2.0, steps=10))
-    for params, view in zip((p for _, p in ex.grid()), ex.sweep().values()):
-        assert isinstance(view, View)
-        tanh_curve, relu_curve = view.panels[0].curves
-        assert np.all(np.isfinite(tanh_curve.y)) and np.all(np.isfinite(relu_curve.y))
-        sup, _ = sq.tanh_gain_sup(params["a"], params["h_prev"])
-        assert max(tanh_curve.y) <= sup * (1 + 1e-12)
-        assert view.readout.startswith("tanh: sup over U")
-    assert "0.4477" in sq.rnn_gain_view(0.0, 1.0).readout
-
-
-def test_jacobian_norms_view_over_its_whole_grid():
-    ex = explore(sq.jacobian_norms_view, slider("gain", 0.5, 2.5, steps=3), slider("memory_bias", -1.0, 4.0, steps=3))
-    for view in ex.sweep().values():
-        curves = view.panels[0].curves
-        assert len(curves) == 4 and all(len(c.y) == 60 and np.all(np.isfinite(c.y)) for c in curves)
-        assert view.readout.startswith("log₁₀ norm at t = 60")
-    low, high = sq.jacobian_norms_view(1.0, -1.0), sq.jacobian_norms_view(1.0, 4.0)
-    assert high.panels[0].curves[2].y[-1] > low.panels[0].curves[2].y[-1] + 5  # LSTM keeps more with b_f = 4

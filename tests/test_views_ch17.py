@@ -1,0 +1,35 @@
+"""Chapter 17's explorations and figures, as declared in kexue_lab/views/ch17.py."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from kexue_lab.views import ch17  # noqa: E402
+from kexue_lab.widgets import Exploration  # noqa: E402
+
+
+def test_declared_grids():
+    assert isinstance(ch17.jl_view, Exploration) and isinstance(ch17.sharpen_view, Exploration)
+    assert ch17.jl_view.defaults == {"n_points": 512, "eps": 0.5, "dim": 64}
+    assert ch17.sharpen_view.defaults == {"length": 4096}
+
+
+def test_readouts():
+    assert "exact 0.006" in ch17.jl_view(n_points=512, eps=0.5, dim=64).readout
+    assert ch17.sharpen_view(length=512).readout.startswith("entropy 3.097 → 3.097")
+    assert "→ 2." in ch17.sharpen_view(length=65536).readout  # sharper beyond 512
+
+
+def test_figures_draw():
+    import matplotlib.pyplot as plt
+
+    figs = [
+        ch17.tail_curves(np.arange(1, 200)),
+        ch17.key_size_curves([16, 64, 256], [5, 8, 11], [9, 20, 40], {64: 19, 256: 41}),
+        ch17.mass_curves([32, 512], [0.5, 0.1], [0.3, 0.1]),
+    ]
+    for fig in figs:
+        assert len(fig.axes) == 1
+        plt.close(fig)
