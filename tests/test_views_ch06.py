@@ -35,7 +35,9 @@ def test_quantization_readout_counts():
 
 def test_usage_and_perplexity_draws_one_curve_per_run():
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
+    plt.close("all")  # figures other tests left open in this worker
     hist = History()
     hist.metrics["perplexity"] = [3.0, 5.0]
     runs = {
@@ -43,7 +45,27 @@ def test_usage_and_perplexity_draws_one_curve_per_run():
         "b": {"stats": codebook_stats(torch.tensor([0, 1, 2, 3]), 4), "hist": hist},
     }
     fig = ch06.usage_and_perplexity(runs, 4)
+    assert isinstance(fig, Figure)
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
-    plt.close(fig)
+    assert not plt.get_fignums()  # closed: the notebook shows it once, as the cell's value
     with pytest.raises(ValueError, match="runs"):
         ch06.usage_and_perplexity({}, 4)
+
+
+def test_image_grids_are_figures_shown_once():
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    plt.close("all")
+    digits = torch.rand(5, 1, 7, 7)
+    fig = ch06.reconstruction_grid([digits, digits, digits], show=4)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert fig.axes[0].images[0].get_array().shape == (3 * 8 + 1, 4 * 8 + 1)  # 3 rows of 4
+    fig = ch06.sample_grid(digits, ncols=2)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert fig.axes[0].get_title() == "decoded samples from the independent prior"
+    assert not plt.get_fignums()
+    with pytest.raises(ValueError, match="every batch"):
+        ch06.reconstruction_grid([digits, digits[:2]], show=4)
+    with pytest.raises(ValueError, match="rows"):
+        ch06.reconstruction_grid([])

@@ -37,9 +37,15 @@ def test_readouts_name_the_worst_error() -> None:
 
 
 def test_error_curves_figure() -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    plt.close("all")  # figures other tests left open in this worker
     fig = ch12.error_curves(
         act.TANH_C_TAYLOR, ch12.ARTICLE_C, act.SIGMOID_LAMBDA_SLOPE, ch12.ARTICLE_LAMBDA
     )
+    assert isinstance(fig, Figure)
+    assert not plt.get_fignums()  # closed: the notebook shows it once, as the cell's value
     left, right = fig.axes
     assert len(left.get_lines()) == len(right.get_lines()) == 3  # two curves and the zero line
     peak = np.max(np.abs(left.get_lines()[1].get_ydata()))

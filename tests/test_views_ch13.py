@@ -53,11 +53,16 @@ def test_averaging_rejects_bad_parameters() -> None:
 
 
 def test_stack_profiles_and_training_curves() -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    plt.close("all")  # figures other tests left open in this worker
     dims = init.alternating_dims(8, 16, 2)
     kinds = ("geometric", "arithmetic")
     lines = {k: init.stack_log_gains(dims, k) for k in kinds}
     dots = {k: init.propagate(dims, k, seeds=2, batch=4) for k in kinds}
     fig = ch13.stack_profiles(lines, dots, title="linear stack", note=": theory")
+    assert isinstance(fig, Figure)
     assert [ax.get_title() for ax in fig.axes] == [
         "linear stack, forward: theory",
         "linear stack, backward: theory",
@@ -68,6 +73,8 @@ def test_stack_profiles_and_training_curves() -> None:
     with pytest.raises(ValueError, match="xavier"):
         ch13.stack_profiles({"xavier": lines["geometric"]}, dots, title="x")
     fig = ch13.training_curves({"geometric": [2.0, 1.0, 0.5]}, title="t")
+    assert isinstance(fig, Figure)
     assert fig.axes[0].get_yscale() == "log" and len(fig.axes[0].lines) == 1
+    assert not plt.get_fignums()  # closed: the notebook shows each once, as the cell's value
     with pytest.raises(TypeError, match="curves"):
         ch13.training_curves([1.0, 2.0], title="t")

@@ -25,11 +25,17 @@ def test_conditioning_readout_over_its_grid():
 
 
 def test_sweep_figure():
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    plt.close("all")  # figures other tests left open in this worker
     lrs, norms = [0.1, 1.0], ["none", "pre"]
     row = {"loss": 0.5, "grad change": 0.1, "loss range": 0.01}
     summary = {(n, lr): dict(row) for n in norms for lr in lrs}
     summary[("none", 1.0)]["loss"] = float("inf")  # a diverged run is drawn at the top edge
     fig = ch14.sweep_figure(summary, lrs, norms)
+    assert isinstance(fig, Figure)
+    assert not plt.get_fignums()  # closed: the notebook shows it once, as the cell's value
     assert len(fig.axes) == 3 and fig.axes[0].get_ylim()[1] == 20
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == norms
     with pytest.raises(ValueError, match="no entry"):

@@ -41,15 +41,15 @@ def test_views_refuse_bad_parameters():
 
 
 def test_norms_at_init_figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
+    plt.close("all")  # figures other tests left open in this worker
     fig = ch15.norms_at_init({"tanh RNN": np.linspace(0, -3, 5), "ReLU RNN": np.zeros(5)})
+    assert isinstance(fig, Figure)
     (ax,) = fig.axes
     assert len(ax.lines) == 2 and ax.lines[1].get_linestyle() == "--"
-    plt.close(fig)
+    assert not plt.get_fignums()  # closed: the notebook shows it once, as the cell's value
     with pytest.raises(ValueError, match="non-empty"):
         ch15.norms_at_init({})
     with pytest.raises(ValueError, match="one length"):

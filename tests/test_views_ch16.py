@@ -31,7 +31,9 @@ def test_laplace_readout_shows_the_golden_slope():
 
 def test_figures_draw():
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
+    plt.close("all")  # figures other tests left open in this worker
     figs = [
         ch16.laplace_slopes([16, 32, 64, 128], np.geomspace(0.1, 2, 5)),
         ch16.planted_key_curves([64, 512, 4096], [[1, 2, 3], [2, 2, 2.5]], [[0.1] * 3] * 2, "ab"),
@@ -44,5 +46,5 @@ def test_figures_draw():
         ),
     ]
     for fig in figs:
-        assert len(fig.axes) == 2
-        plt.close(fig)
+        assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert not plt.get_fignums()  # closed: the notebook shows each once, as the cell's value

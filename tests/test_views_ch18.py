@@ -22,10 +22,16 @@ def test_dimension_view_grid_and_readout():
 
 
 def test_needed_dimension_figure():
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    plt.close("all")  # figures other tests left open in this worker
     Ns = [16, 64, 256]
     fit = emb.fit_log_slope(Ns, 2 * np.log(Ns) + 1)
     fig = ch18.needed_dimension_figure((Ns, list(2 * np.log(Ns) + 1), fit), (Ns, [2, 3, 4], fit))
+    assert isinstance(fig, Figure)
     (ax,) = fig.axes
     assert len(ax.lines) == 5 and ax.get_xlabel() == "ln N"
+    assert not plt.get_fignums()  # closed: the notebook shows it once, as the cell's value
     with pytest.raises(ValueError, match="must match"):
         ch18.needed_dimension_figure((Ns, [1, 2], fit), (Ns, [2, 3, 4], fit))

@@ -43,9 +43,6 @@ def test_quartic_readout_reproduces_the_table() -> None:
 
 
 def test_figures_are_returned_once() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 

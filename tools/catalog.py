@@ -37,6 +37,7 @@ class Chapter:
     title_zh: str
     url: str
     date: str
+    full_needs: tuple[str, ...] = ()
 
     @property
     def stem(self) -> str:
@@ -65,7 +66,9 @@ def load() -> tuple[list[Part], list[Chapter]]:
     """Parts and chapters from book/catalog.yml, checked for gaps and misfiled chapters."""
     data = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
     parts = [Part(**p) for p in data["parts"]]
-    chapters = [Chapter(**c) for c in data["chapters"]]
+    chapters = [
+        Chapter(**{**c, "full_needs": tuple(c.get("full_needs", ()))}) for c in data["chapters"]
+    ]
     numbers = [c.number for c in chapters]
     if numbers != list(range(1, len(chapters) + 1)):
         raise ValueError(f"{CATALOG}: chapters must be numbered 1..N in order, got {numbers}")
@@ -144,6 +147,7 @@ def package_catalog(chapters: list[Chapter]) -> str:
 
     data = {
         f"{c.number:02d}": {
+            "full_needs": list(c.full_needs),
             "title": c.title,
             "title_zh": c.title_zh,
             "url": c.url,

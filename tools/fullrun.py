@@ -9,7 +9,8 @@ Python (3.11 or 3.12), torch, numpy, scipy, sympy, matplotlib, scikit-learn and 
 1. **Preflight**, before anything runs: for every chapter, the data sets its code asks for
    (``run.dataset(smoke=…, full=…)``, ``data.load("…")``, with ``KEXUE_FULL_DATA`` applied)
    must be loadable offline (:func:`kexue_lab.data.missing_offline`), and every module its
-   code cells import must be installed. A chapter that lacks something is reported and
+   code cells import, and those its catalog entry lists under ``full_needs``, must be
+   installed. A chapter that lacks something is reported and
    skipped; the others run.
 2. **Run**: each chapter in its own Python process (fresh CUDA state, its own time limit),
    in its notebook's folder, with ``KEXUE_PROFILE=full``. The code cells run in order as
@@ -80,6 +81,8 @@ def needs(path: Path) -> tuple[set[str], set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 modules.add(node.module.split(".")[0])
     modules.discard("IPython")  # replaced by no-ops
+    catalog = json.loads((ROOT / "kexue_lab" / "catalog.json").read_text(encoding="utf-8"))
+    modules.update(catalog.get(path.name[:2], {}).get("full_needs", ()))
     return datasets, modules
 
 
@@ -154,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_one(notebook(args.chapters[0]))
 
     sys.path.insert(0, str(ROOT))
-    if os.environ.get("KEXUE_DATA"):  # each chapter runs in its own folder: keep the path absolute
+    # each chapter runs in its own folder: keep the data and library paths absolute
+    if os.environ.get("KEXUE_DATA"):
         os.environ["KEXUE_DATA"] = str(Path(os.environ["KEXUE_DATA"]).resolve())
+    if os.environ.get("PYTHONPATH"):
+        parts = os.environ["PYTHONPATH"].split(os.pathsep)
+        os.environ["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in parts if p)
     paths = [notebook(n) for n in args.chapters]
     ready = []
     print("[full] preflight (data sets and packages, no network):")

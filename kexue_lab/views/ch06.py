@@ -3,18 +3,25 @@
 * :data:`quantization`: K codes learning a ring of eight Gaussians with the codebook
   loss alone (:func:`kexue_lab.generative.codebook_toy.toy_codebook_run`);
 * :func:`usage_and_perplexity`: codebook usage on the test set and the batch
-  perplexity during training, for several trained models.
+  perplexity during training, for several trained models;
+* :func:`reconstruction_grid`: test digits above their reconstructions, one row per model;
+* :func:`sample_grid`: decoded samples, as one grid.
+
+Each figure function returns a matplotlib ``Figure`` (:func:`kexue_lab.plot.figure`), shown
+once as a cell's last expression.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from .. import _validate
 from ..generative.codebook_toy import toy_codebook_run, toy_codes
+from ..plot import figure, image_grid
 from ..widgets import Curve, Panel, View, choice, exploration, slider
 
 VIEW_POINTS = 240  # data points drawn in the exploration (of 512)
@@ -99,12 +106,10 @@ def usage_and_perplexity(runs: Mapping[str, Any], num_codes: int) -> Any:
     :class:`kexue_lab.train.History` with a ``perplexity`` metric). A dead code has no
     assignments, so its curve stops where the dead codes begin. Returns the figure.
     """
-    import matplotlib.pyplot as plt
-
     num_codes = _validate.positive_int("num_codes", num_codes)
     if not runs:
         raise ValueError("runs must name at least one trained run, got an empty mapping")
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (ax0, ax1) = figure(1, 2, figsize=(10, 3.6))
     for name, r in runs.items():
         counts = np.sort(r["stats"].counts.numpy())[::-1]
         ranks = np.arange(1, len(counts) + 1)
@@ -118,4 +123,33 @@ def usage_and_perplexity(runs: Mapping[str, Any], num_codes: int) -> Any:
     ax1.set_title("perplexity during training")
     ax0.legend(fontsize=8)
     ax1.legend()
+    return fig
+
+
+def reconstruction_grid(
+    rows: Sequence[Any], show: int = 12, title: str = "test digits · paper recipe · with re-seeding"
+) -> Any:
+    """The first ``show`` images of each batch in ``rows`` (test digits, then each model's
+    reconstructions of them), one row per batch, as one grid. Returns the figure."""
+    show = _validate.positive_int("show", show)
+    if not rows:
+        raise ValueError("rows must hold at least one batch of images, got none")
+    batches = [r[:show] for r in rows]
+    if len({len(b) for b in batches}) != 1:
+        raise ValueError(f"every batch needs {show} images, got {[len(b) for b in batches]}")
+    images = torch.cat([torch.as_tensor(b).detach().cpu() for b in batches])
+    fig, ax = figure(figsize=(min(1.0 * show, 9), min(1.0 * len(batches), 9) + 0.3))
+    image_grid(images, ncols=show, ax=ax, title=title)
+    return fig
+
+
+def sample_grid(
+    samples: Any, ncols: int = 12, title: str = "decoded samples from the independent prior"
+) -> Any:
+    """A batch of decoded samples ``(N, 1, H, W)`` as one grid of ``ncols`` columns.
+    Returns the figure."""
+    ncols = _validate.positive_int("ncols", ncols)
+    nrows = -(-len(samples) // ncols)
+    fig, ax = figure(figsize=(min(1.0 * ncols, 9), min(1.0 * nrows, 9) + 0.3))
+    image_grid(samples, ncols=ncols, ax=ax, title=title)
     return fig

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..architecture import activations as act
+from ..plot import figure
 from ..widgets import Curve, Panel, View, exploration, slider
 
 if TYPE_CHECKING:
@@ -96,8 +97,6 @@ def error_curves(c_taylor: float, c_minimax: float, lam_slope: float, lam_minima
 
     The figure of chapter 12, §3: a matplotlib ``Figure``, shown as a cell's last expression.
     """
-    import matplotlib.pyplot as plt
-
     from .. import _validate
 
     c_taylor, c_minimax = (
@@ -108,7 +107,7 @@ def error_curves(c_taylor: float, c_minimax: float, lam_slope: float, lam_minima
     lam_minimax = _validate.real("lam_minimax", lam_minimax)
     xs = np.linspace(0, 5, 801)
     phi = act.normal_cdf(xs)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    fig, (left, right) = figure(1, 2, figsize=(10, 3.6))
     left.plot(xs, 1e4 * (phi - act.phi_tanh(xs, c=c_taylor)), label=f"Taylor c = {c_taylor:.6f}")
     left.plot(xs, 1e4 * (phi - act.phi_tanh(xs, c=c_minimax)), label=f"min–max c = {c_minimax:.6f}")
     left.set(title="Φ(x) − ½[1 + tanh(√(2/π)(x + c x³))]", xlabel="x", ylabel="error × 10⁴")
@@ -122,5 +121,4 @@ def error_curves(c_taylor: float, c_minimax: float, lam_slope: float, lam_minima
     for ax in (left, right):
         ax.axhline(0, color="0.6", lw=0.8)
         ax.legend()
-    plt.close(fig)  # shown once, as the cell's value (not again by the inline backend)
     return fig

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _validate
 from ..architecture import init
+from ..plot import figure
 from ..widgets import Curve, Panel, View, exploration, slider
 
 if TYPE_CHECKING:
@@ -125,19 +126,6 @@ def _check_kinds(name: str, values: Any) -> Mapping[str, Any]:
     return values
 
 
-def _figure(size: tuple[float, float]) -> Figure:
-    """A figure that a notebook shows once, as the cell's value.
-
-    Made through pyplot, which registers Jupyter's figure display, then closed, so that
-    pyplot does not show it a second time at the end of the cell.
-    """
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=size, layout="constrained")
-    plt.close(fig)
-    return fig
-
-
 def stack_profiles(
     lines: Mapping[str, Sequence[np.ndarray]],
     dots: Mapping[str, Sequence[np.ndarray]],
@@ -157,8 +145,7 @@ def stack_profiles(
     lines, dots = _check_kinds("lines", lines), _check_kinds("dots", dots)
     if list(dots) != list(lines):
         raise ValueError(f"dots must have the rules of lines, {list(lines)}, got {list(dots)}")
-    fig = _figure((10, 3.8))
-    axes = fig.subplots(1, 2, sharey=True)
+    fig, axes = figure(1, 2, figsize=(10, 3.8), sharey=True)
     for which, (ax, name) in enumerate(zip(axes, ("forward", "backward"))):
         for c, kind in enumerate(lines):
             theory = np.asarray(lines[kind][which]) / math.log(10)
@@ -181,8 +168,7 @@ def training_curves(curves: Mapping[str, Sequence[float]], *, title: str) -> Fig
     ``curves[kind]`` holds one loss per epoch. Returns a matplotlib ``Figure``.
     """
     curves = _check_kinds("curves", curves)
-    fig = _figure((7, 3.6))
-    ax = fig.subplots()
+    fig, ax = figure(figsize=(7, 3.6))
     for c, (kind, losses) in enumerate(curves.items()):
         ax.plot(np.arange(1, len(losses) + 1), losses, color=f"C{c}", label=kind)
     ax.set(yscale="log", xlabel="epoch", ylabel="training loss (mean over seeds)", title=title)

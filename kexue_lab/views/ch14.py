@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..architecture import conditioning as cd
+from ..plot import figure
 from ..widgets import Curve, Panel, View, choice, exploration, slider
 
 #: the steps at which the exploration draws the loss gap: 80 log-spaced integers up to 10⁷
@@ -90,13 +91,10 @@ def sweep_figure(
     (values are capped at 10³, the loss axis at 20). Returns the matplotlib figure.
     Chapter 14.
     """
-    from matplotlib.figure import Figure
-
     missing = [(n, lr) for n in norms for lr in lrs if (n, lr) not in summary]
     if missing:
         raise ValueError(f"summary has no entry for (norm, lr) = {missing[0]!r}")
-    fig = Figure(figsize=(10, 3.5), layout="constrained")
-    axes = fig.subplots(1, 3)
+    fig, axes = figure(1, 3, figsize=(10, 3.5))
     for ax, (key, title) in zip(axes, SWEEP_PANELS):
         for norm in norms:
             vals = [min(summary[(norm, lr)][key], 1e3) for lr in lrs]

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _validate
 from ..architecture import recurrent as rec
+from ..plot import figure
 from ..widgets import Curve, Panel, View, exploration, slider
 
 #: The U axis of :data:`rnn_gain`.
@@ -107,15 +108,13 @@ def norms_at_init(log_norms: Mapping[str, Any]) -> Any:
     ``log_norms`` maps a cell's name to its log-norms at t = 1..T (all of one length T).
     Returns the matplotlib figure.
     """
-    import matplotlib.pyplot as plt
-
     if not isinstance(log_norms, Mapping) or not log_norms:
         raise ValueError(f"log_norms must be a non-empty dict of name → curve, got {log_norms!r}")
     curves = {name: np.asarray(c, dtype=float) for name, c in log_norms.items()}
     lengths = {c.shape for c in curves.values()}
     if len(lengths) != 1 or len(next(iter(lengths))) != 1:
         raise ValueError(f"every curve must be 1-D and of one length, got shapes {sorted(lengths)}")
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig, ax = figure(figsize=(9, 4.2))
     for name, curve in curves.items():
         t_axis = np.arange(1, len(curve) + 1)
         ax.plot(t_axis, curve, label=name, ls="--" if "ReLU" in name else "-")

@@ -18,6 +18,7 @@ import numpy as np
 from ..architecture import attention as attn
 from ..maths import sphere
 from ..maths.entropy import softmax_entropy
+from ..plot import figure
 from ..widgets import Curve, Panel, View, choice, exploration, slider
 
 _VIEW_N = np.unique(np.geomspace(16, 8192, 28).round().astype(int))
@@ -130,10 +131,8 @@ def laplace_view(lam: float = 1.0, d: int = 128) -> View:
 def laplace_slopes(d_grid: Any, lam_grid: Any) -> Any:
     """h_d(1)/d against d, approaching −½ log φ; and the slope ½ log(1 − c(λ)²) against λ
     beside −0.24λ and −λ²/2 (chapter 16, §3)."""
-    import matplotlib.pyplot as plt
-
     d_grid, lam_grid = np.asarray(d_grid), np.asarray(lam_grid, dtype=float)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = figure(1, 2, figsize=(10, 3.6))
     axes[0].plot(d_grid, sphere.h_quadrature(d_grid, 1.0) / d_grid, "o-", label="h_d/d")
     axes[0].axhline(sphere.laplace_limit(1.0), color="0.4", ls="--", label="−½ log φ")
     axes[0].set(xscale="log", xlabel="d", title="h_d(λ=1)/d approaches −0.2406")
@@ -151,9 +150,7 @@ def laplace_slopes(d_grid: Any, lam_grid: Any) -> Any:
 def planted_key_curves(lengths: Any, entropy: Any, mass: Any, names: Any) -> Any:
     """Mean entropy and mean weight on the relevant key against n, one curve per scale
     (``entropy[k][i]``: scale k at ``lengths[i]``), with log n and the calibration length."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = figure(1, 2, figsize=(10, 3.6))
     for k, name in enumerate(names):
         axes[0].plot(lengths, entropy[k], "o-", label=name)
         axes[1].plot(lengths, mass[k], "o-", label=name)
@@ -169,9 +166,7 @@ def planted_key_curves(lengths: Any, entropy: Any, mass: Any, names: Any) -> Any
 def accuracy_curves(lengths: Any, acc: dict, ent: dict, article: dict, names: dict) -> Any:
     """Accuracy (ours and the article's) and mean attention entropy against the test length
     over the training length, for each scale (chapter 16, §6)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = figure(1, 2, figsize=(10, 3.6))
     ratio = [n // lengths[0] for n in lengths]
     for mode, name in names.items():
         ours = [100 * acc[mode, n] for n in lengths]

@@ -18,6 +18,7 @@ import torch
 from ..architecture import attention as attn
 from ..maths import jl
 from ..maths.entropy import entropy
+from ..plot import figure
 from ..widgets import Curve, Panel, View, exploration, slider
 
 _VIEW_DIMS = np.unique(np.geomspace(4, 4096, 60).round().astype(int))
@@ -138,9 +139,7 @@ def sharpen_view(length: int = 512) -> View:
 # ---- the notebook's figures ------------------------------------------------------------------
 def tail_curves(dims: Any, eps_values: Any = (0.1, 0.3, 0.5)) -> Any:
     """One pair: the exact tail P(|χ²_k/k − 1| ≥ ε) against the bound 2e^{−kε²/8}, over k."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    fig, ax = figure(figsize=(7.5, 3.6))
     for i, x in enumerate(eps_values):
         ax.plot(dims, jl.chi2_tail_curve(dims, x), color=f"C{i}", label=f"exact, ε = {x}")
         ax.plot(dims, jl.jl_bound_curve(dims, x), "--", color=f"C{i}", label="2e^(−kε²/8)")
@@ -153,10 +152,8 @@ def tail_curves(dims: Any, eps_values: Any = (0.1, 0.3, 0.5)) -> Any:
 def key_size_curves(n_list: Any, d_find: Any, d_mass: Any, monte_carlo: dict) -> Any:
     """Smallest key size d* against log n for 'find it' and 'mass ≥ ½', the Monte Carlo
     points ({n: d*}) and the fits c·(log n)^1 and c·(log n)^2 (chapter 17, §5)."""
-    import matplotlib.pyplot as plt
-
     logn = np.log(np.asarray(n_list, dtype=float))
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    fig, ax = figure(figsize=(7.5, 3.6))
     ax.plot(logn, d_find, "o-", label="find it (top score, P ≥ 0.9)")
     ax.plot(logn, d_mass, "s-", label="attend to it (mass ≥ ½)")
     mc_x = [math.log(n) for n in monte_carlo]
@@ -173,9 +170,7 @@ def key_size_curves(n_list: Any, d_find: Any, d_mass: Any, monte_carlo: dict) ->
 def mass_curves(n_line: Any, plain: Any, scaled: Any, d: int = 64) -> Any:
     """Mean-field mass on the planted key against n at a fixed key size, with and without
     the log₅₁₂ n multiplier."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    fig, ax = figure(figsize=(7.5, 3.4))
     ax.plot(n_line, plain, "o-", label="softmax(q·k/√d)")
     ax.plot(n_line, scaled, "s-", label="softmax(log₅₁₂n · q·k/√d)")
     ax.set(xscale="log", yscale="log", xlabel="number of keys n")

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _validate
 from ..architecture import embeddings as emb
+from ..plot import figure
 from ..widgets import Curve, Panel, View, exploration, slider
 
 if TYPE_CHECKING:
@@ -86,9 +87,7 @@ def needed_dimension_figure(
     ``random`` and ``trained`` are each ``(Ns, needed n, fit)`` with ``fit`` from
     :func:`kexue_lab.architecture.embeddings.fit_log_slope`. Returns a matplotlib Figure.
     """
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = figure(figsize=(7, 3.8))
     labels = ("random vectors: approximation breaks", "trained, k = 4: recall ≥ 0.9")
     for (Ns, ys, fit), label in zip((random, trained), labels):
         if len(Ns) != len(ys) or not {"slope", "intercept"} <= set(fit):
@@ -100,5 +99,4 @@ def needed_dimension_figure(
     ax.plot(xx, emb.ARTICLE_COEF * xx, "--", color="0.4", label="8.33 ln N")
     ax.set(xlabel="ln N", ylabel="needed dimension n", title="needed n vs ln N")
     ax.legend()
-    plt.close(fig)  # shown once, as the cell's value (not again by the inline backend)
     return fig

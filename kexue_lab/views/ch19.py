@@ -2,7 +2,8 @@
 
 * :data:`quartic`: fixed-step GD against hard and soft clipping on f(θ) = θ⁴, with the
   controls the notebook shows (θ0, L1 and the GD step multiplier);
-* figures (each returns a matplotlib ``Figure``, closed so that a notebook shows it once):
+* figures (each returns a matplotlib ``Figure`` from :func:`kexue_lab.plot.figure`, shown once
+  as a cell's last expression):
   :func:`clip_factors`, :func:`quartic_runs`, :func:`bowl_runs`, :func:`smoothness_scatter`
   and :func:`training_curves`.
 
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..optimization import clipping
+from ..plot import figure
 from ..widgets import Curve, Panel, View, exploration, slider
 
 #: the exploration cuts every run after this many iterations
@@ -94,20 +96,11 @@ def quartic(theta0: float = 10.0, L1: float = 1.0, gd_scale: float = 1.0) -> Vie
 
 
 # ---- figures ----
-def _done(fig: Any) -> Any:
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)  # the notebook shows the returned figure once
-    return fig
-
-
 def clip_factors(lo: float = 1e-2, hi: float = 1e2) -> Any:
     """Left: hard and soft clip factors against x/γ (log–log); right: their ratio (§1)."""
-    import matplotlib.pyplot as plt
-
     xs = np.geomspace(lo, hi, 400)
     hard, soft = (clipping.clip_factor(xs, 1.0, k) for k in ("hard", "soft"))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, axes = figure(1, 2, figsize=(10, 3.4))
     axes[0].loglog(xs, hard, label="hard: min{1, γ/x}")
     axes[0].loglog(xs, soft, label="soft: γ/(x + γ)")
     axes[0].loglog(xs, hard / 2, ":", color="0.5", label="½ · hard")
@@ -116,16 +109,14 @@ def clip_factors(lo: float = 1e-2, hi: float = 1e2) -> Any:
     axes[1].semilogx(xs, soft / hard, color="C2")
     axes[1].axhline(0.5, color="0.6", lw=0.8)
     axes[1].set(title="soft / hard", xlabel="x / γ", ylabel="ratio", ylim=(0.45, 1.02))
-    return _done(fig)
+    return fig
 
 
 def quartic_runs(
     paths: Mapping[str, np.ndarray], starts: Sequence[float], counts: Mapping[str, Sequence[int]]
 ) -> Any:
     """Left: |θ_t| of each rule from one start; right: iterations against θ0 (§5)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = figure(1, 2, figsize=(10, 3.6))
     for name, p in paths.items():
         axes[0].loglog(np.arange(1, len(p) + 1), np.abs(p), label=name)
         axes[1].loglog(starts, counts[name], "o-", label=name)
@@ -135,15 +126,13 @@ def quartic_runs(
     axes[0].set_ylim(0.05, 40 * top / 30)
     axes[1].set(title="iterations to |θ| ≤ 1", xlabel="θ0", ylabel="iterations")
     axes[1].legend(fontsize=8.5)
-    return _done(fig)
+    return fig
 
 
 def bowl_runs(paths: Mapping[str, np.ndarray], f: Any, title: str = "x⁴ + 10y² from (5, 5)") -> Any:
     """Left: 2-D paths over the contours of ``f``; right: f along each run (§5)."""
-    import matplotlib.pyplot as plt
-
     xx, yy = np.meshgrid(np.linspace(-6, 6, 241), np.linspace(-6, 6, 241))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = figure(1, 2, figsize=(10, 4))
     flat = np.stack([xx.ravel(), yy.ravel()], axis=1)
     levels = np.geomspace(0.1, 1500, 14)
     axes[0].contour(xx, yy, f(flat).reshape(xx.shape), levels=levels, colors="0.8")
@@ -153,33 +142,31 @@ def bowl_runs(paths: Mapping[str, np.ndarray], f: Any, title: str = "x⁴ + 10y�
     axes[0].set(xlim=(-1, 6), ylim=(-1, 6), xlabel="x", ylabel="y", title=title)
     axes[1].set(title="f along the run", xlabel="iteration + 1", ylabel="f")
     axes[0].legend(fontsize=8.5)
-    return _done(fig)
+    return fig
 
 
 def smoothness_scatter(
     traces: Mapping[str, Mapping[str, np.ndarray]], rho: Mapping[str, float]
 ) -> Any:
     """Local smoothness L̂_t against ‖∇f(θ_t)‖ along each SGD run, coloured by step (§6)."""
-    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
-    fig, axes = plt.subplots(1, len(traces), figsize=(10, 3.8), squeeze=False)
+    fig, axes = figure(1, len(traces), figsize=(10, 3.8), squeeze=False)
     axes = axes[0]
     for ax, (name, tr) in zip(axes, traces.items()):
         steps = np.arange(len(tr["loss"]))
         sc = ax.scatter(tr["grad_norm"], tr["smoothness"], c=steps, s=8, cmap="viridis")
         title = f"{name}: ρ = {rho[name]:+.2f}"
         ax.set(xscale="log", yscale="log", xlabel="‖∇f(θ_t)‖", ylabel="L̂_t", title=title)
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     fig.colorbar(sc, ax=axes, label="SGD step t")
-    return _done(fig)
+    return fig
 
 
 def training_curves(curves: Mapping[str, Sequence[float]], title: str = "") -> Any:
     """Training loss per epoch of every run (keys ``"lr …, …"``); one colour per learning rate,
     dashed without clipping (§7)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = figure(figsize=(7, 3.6))
     lrs = list(dict.fromkeys(key.split(",")[0] for key in curves))
     for key, loss in curves.items():
         style = "--" if "no clipping" in key else "-"
@@ -187,7 +174,7 @@ def training_curves(curves: Mapping[str, Sequence[float]], title: str = "") -> A
         ax.semilogy(np.arange(1, len(loss) + 1), loss, style, color=color, label=key)
     ax.set(xlabel="epoch", ylabel="training loss (epoch mean)", title=title)
     ax.legend(fontsize=8.5, ncol=2)
-    return _done(fig)
+    return fig
 
 
 # ---- the comparison table ----
