@@ -1,1 +1,4 @@
-"""Part III: activations, initialization, normalization, recurrent cells, attention, embeddings (chapters 12–18)."""
+"""Part III, architecture (chapters 12–18).
+
+Activations, initialization, normalization, recurrent cells, attention, embeddings.
+"""
