@@ -77,7 +77,7 @@ def kmeans_lloyd(data: torch.Tensor, init: torch.Tensor, *, iters: int = 100) ->
 
 
 def toy_codes(data: np.ndarray, book: np.ndarray) -> np.ndarray:
-    """k_i = argmin_k (‖e_k‖² − 2 z_i·e_k) = argmin_k ‖z_i − e_k‖² (eq. 4), in NumPy.
+    """k_i = argmin_k ‖z_i − e_k‖² (eq. 4) for NumPy arrays, through :func:`vq.nearest_codes`.
 
     ``data`` is ``(N, d)``, ``book`` ``(K, d)``; returns the ``(N,)`` code indices.
     """
@@ -87,7 +87,7 @@ def toy_codes(data: np.ndarray, book: np.ndarray) -> np.ndarray:
             f"data must be (N, d) and book (K, d) with the same d and K ≥ 1, "
             f"got shapes {data.shape} and {book.shape}"
         )
-    return ((book * book).sum(1)[None, :] - 2.0 * data @ book.T).argmin(1)
+    return nearest_codes(torch.from_numpy(data), torch.from_numpy(book)).numpy()
 
 
 def toy_codebook_gradient(data: np.ndarray, book: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
