@@ -20,6 +20,7 @@ exploration lives in :mod:`kexue_lab.views.ch19`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -90,9 +91,13 @@ def clip_factor(grad_norm: Any, gamma: float, kind: ClipKind = "hard") -> Any:
     infinite or negative norm, a ``gamma`` that is not finite and > 0, or an unknown
     ``kind``.
     """
-    _validate.choice("kind", kind, CLIP_KINDS)
-    gamma = _validate.positive("gamma", gamma)
-    how, x = _norm_input("grad_norm", grad_norm)
+    plain = type(grad_norm) is float and type(gamma) is float and kind in CLIP_KINDS
+    if plain and 0.0 < gamma < math.inf and 0.0 <= grad_norm < math.inf:
+        how, x = "float", grad_norm  # valid floats: skip the checks (loops call this per step)
+    else:
+        _validate.choice("kind", kind, CLIP_KINDS)
+        gamma = _validate.positive("gamma", gamma)
+        how, x = _norm_input("grad_norm", grad_norm)
     if how == "tensor":
         if kind == "hard":
             return gamma / x.clamp_min(gamma)
