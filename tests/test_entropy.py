@@ -8,7 +8,7 @@ import torch
 from scipy.special import rel_entr
 from scipy.stats import entropy as scipy_entropy
 
-from kexue_lab.maths.entropy import entropy, kl, perplexity, softmax_entropy
+from kexue_lab.maths.entropy import entropy, kl_discrete, perplexity, softmax_entropy
 
 
 def _direct_entropy(scores: np.ndarray) -> np.ndarray:
@@ -124,11 +124,20 @@ def test_perplexity_closed_forms():
 def test_kl_matches_scipy():
     rng = np.random.default_rng(1)
     p, q = rng.dirichlet(np.ones(6), size=3), rng.dirichlet(np.ones(6), size=3)
-    assert np.allclose(kl(p, q), rel_entr(p, q).sum(-1), atol=1e-13)
-    assert kl([0.5, 0.5], [0.5, 0.5]) == pytest.approx(0.0, abs=1e-15)
-    assert kl([0.0, 1.0], [0.5, 0.5]) == pytest.approx(math.log(2))
-    assert kl([0.5, 0.5], [1.0, 0.0]) == math.inf
+    assert np.allclose(kl_discrete(p, q), rel_entr(p, q).sum(-1), atol=1e-13)
+    assert kl_discrete([0.5, 0.5], [0.5, 0.5]) == pytest.approx(0.0, abs=1e-15)
+    assert kl_discrete([0.0, 1.0], [0.5, 0.5]) == pytest.approx(math.log(2))
+    assert kl_discrete([0.5, 0.5], [1.0, 0.0]) == math.inf
     with pytest.raises(ValueError, match="same number of entries"):
-        kl([0.5, 0.5], [0.2, 0.3, 0.5])
+        kl_discrete([0.5, 0.5], [0.2, 0.3, 0.5])
     with pytest.raises(ValueError, match="q must hold"):
-        kl([0.5, 0.5], [1.5, -0.5])
+        kl_discrete([0.5, 0.5], [1.5, -0.5])
+
+
+def test_kl_discrete_rows_must_sum_to_one():
+    with pytest.raises(ValueError, match="p must sum to 1"):
+        kl_discrete([0.5, 0.6], [0.5, 0.5])
+    with pytest.raises(ValueError, match="q must sum to 1"):
+        kl_discrete([[0.5, 0.5]], [[0.2, 0.2]])
+    rows = kl_discrete(np.array([[0.5, 0.5], [1.0, 0.0]]), np.array([[0.5, 0.5], [0.5, 0.5]]))
+    assert rows.shape == (2,) and rows[1] == pytest.approx(math.log(2))

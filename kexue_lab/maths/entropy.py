@@ -3,7 +3,7 @@
 * :func:`entropy`: H(p) = −Σ p log p along the last axis, 0·log 0 = 0;
 * :func:`softmax_entropy`: H(softmax(z)) from logits, stable for large logits and −∞ masks;
 * :func:`perplexity`: exp H(counts / Σ counts);
-* :func:`kl`: KL(p‖q) = Σ p log(p/q).
+* :func:`kl_discrete`: KL(p‖q) = Σ p log(p/q).
 """
 
 from __future__ import annotations
@@ -97,10 +97,12 @@ def perplexity(counts: Any) -> float:
     return float(torch.exp(entropy(c / total)))
 
 
-def kl(p: Any, q: Any) -> Any:
-    """KL(p‖q) = Σ_k p_k log(p_k / q_k) in nats along the last axis (0 where p_k = 0).
+def kl_discrete(p: Any, q: Any) -> Any:
+    """KL(p‖q) = Σ_k p_k log(p_k / q_k) in nats along the last axis, one value per row.
 
-    Infinite where p_k > 0 = q_k. Same return types as :func:`entropy`.
+    0·log 0 = 0, and the divergence is ``inf`` where q_k = 0 < p_k. Every row of ``p`` and
+    ``q`` must be a probability vector (entries ≥ 0 summing to 1 within 1e-6). Same return
+    types as :func:`entropy` (chapter 01, and every chapter that compares distributions).
     """
     tp, was_tensor = _probabilities("p", p)
     tq, _ = _probabilities("q", q)
@@ -109,5 +111,10 @@ def kl(p: Any, q: Any) -> Any:
         raise ValueError(
             f"p and q must have the same number of entries, got {tp.shape[-1]} and {tq.shape[-1]}"
         )
+    for name, t in (("p", tp), ("q", tq)):
+        sums = t.sum(-1)
+        if not bool(torch.all((sums - 1).abs() <= 1e-6)):
+            worst = float(sums.reshape(-1)[(sums - 1).abs().reshape(-1).argmax()])
+            raise ValueError(f"every row of {name} must sum to 1, got a row summing to {worst:.6g}")
     terms = torch.special.xlogy(tp, tp) - torch.special.xlogy(tp, tq)
     return _back(terms.sum(-1), was_tensor)
