@@ -47,29 +47,35 @@ style="width:{width}px;height:1000px;border:0"></iframe>
 setTimeout(function () {{
   var w = document.getElementById("f").contentWindow, doc = w.document, problems = [];
   var article = doc.querySelector("article") || doc.body, limit = article.clientWidth;
-  function tex(el) {{ try {{ return w.MathJax.startup.document.getMathItemsWithin(el)[0].math; }}
-  catch (e) {{ return "?"; }} }}
+  function tex(el) {{
+    try {{ return w.MathJax.startup.document.getMathItemsWithin(el)[0].math; }}
+    catch (e) {{ return "?"; }}
+  }}
   doc.querySelectorAll('mjx-container[display="true"]').forEach(function (el) {{
-    var inner = el.firstElementChild ? el.firstElementChild.getBoundingClientRect().width :
-    el.scrollWidth;
+    var first = el.firstElementChild;
+    var inner = first ? first.getBoundingClientRect().width : el.scrollWidth;
     var box = Math.min(limit, (el.closest("div.math") || el.parentElement).clientWidth);
-    if (inner > box + 2) problems.push("equation " + Math.round(inner) + " px wide in a " + box + "
-    px column: "
-                                         + tex(el).replace(/\\s+/g, " ").slice(0, 120));
+    if (inner > box + 2) {{
+      problems.push("equation " + Math.round(inner) + " px wide in a " + box + " px column: "
+                    + tex(el).replace(/\\s+/g, " ").slice(0, 120));
+    }}
   }});
   doc.querySelectorAll(".kx-plot").forEach(function (el, i) {{
     if (!el.querySelector("svg")) problems.push("exploration " + (i + 1) + " drew no chart");
   }});
   doc.querySelectorAll(".kx-readout").forEach(function (el, i) {{
-    if (/could not be loaded/.test(el.textContent)) problems.push("exploration " + (i + 1) + ": " +
-    el.textContent);
+    if (/could not be loaded/.test(el.textContent)) {{
+      problems.push("exploration " + (i + 1) + ": " + el.textContent);
+    }}
   }});
   doc.querySelectorAll("article img").forEach(function (el) {{
-    if (el.getBoundingClientRect().width > limit + 2) problems.push("image wider than the column: "
-    + el.src.split("/").pop());
+    if (el.getBoundingClientRect().width > limit + 2) {{
+      problems.push("image wider than the column: " + el.src.split("/").pop());
+    }}
   }});
-  document.getElementById("out").textContent = JSON.stringify({{height:
-  doc.documentElement.scrollHeight, problems: problems}});
+  var height = doc.documentElement.scrollHeight;
+  var report = {{height: height, problems: problems}};
+  document.getElementById("out").textContent = JSON.stringify(report);
 }}, 10000);
 </script></body></html>
 """
