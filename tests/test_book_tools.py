@@ -249,3 +249,41 @@ def test_fullrun_adds_the_catalogs_full_needs():
     assert fullrun.notebook("6").name.startswith("06-")
     with pytest.raises(SystemExit, match="chapter 41"):
         fullrun.notebook("41")
+
+
+def test_seeds_summary_finds_failures_and_spreads(capsys):
+    import seeds
+
+    def claim(n, value, failed=False):
+        verdict = seeds.FAILED if failed else "✓ reproduced"
+        return {
+            "number": n,
+            "statement": f"claim {n}",
+            "expected": "< 1",
+            "value": value,
+            "verdict": verdict,
+        }
+
+    runs = [
+        {
+            "chapter": "99",
+            "seed": 0,
+            "seconds": 1.0,
+            "error": "",
+            "claims": [claim(1, 0.5), claim(2, 3.0)],
+        },
+        {
+            "chapter": "99",
+            "seed": 1,
+            "seconds": 1.0,
+            "error": "",
+            "claims": [claim(1, 1.5, failed=True), claim(2, 3.0)],
+        },
+        {"chapter": "98", "seed": 0, "seconds": 2.0, "error": "RuntimeError: boom", "claims": []},
+    ]
+    chapters = seeds.summarise(runs)
+    assert chapters["99"]["claims"][1]["failed"] == [1]
+    assert seeds.report(chapters, [0, 1]) == 2  # one failed claim, one crashed run
+    out = capsys.readouterr().out
+    assert "fails at seeds [1]" in out and "boom" in out
+    assert "99#1" in out and "99#2 " not in out.split("change with the seed")[1]  # constant

@@ -1,5 +1,6 @@
 """Tests of kexue_lab.claims: proofs, the five kinds of claim, sources, errors, rendering."""
 
+import json
 import math
 
 import numpy as np
@@ -164,3 +165,29 @@ def test_show_refuses_an_empty_ledger():
         Ledger("99").show()
     with pytest.raises(ValueError, match="chapter"):
         Ledger("")
+
+
+def test_collect_mode_records_false_claims_and_goes_on(monkeypatch):
+    from kexue_lab.claims import FAILED
+
+    monkeypatch.setenv("KEXUE_CLAIMS", "collect")
+    ledger = Ledger("99")
+    ledger.approx("far", 2.0, 1.0, atol=0.1, source="ours")
+    ledger.bound("above", [0.1, 0.9], "<", 0.5, source="ours")
+    ledger.true("false", False, source="ours")
+    ledger.prove("wrong", sp.Eq(x + 1, x + 2 + 0 * y), source="ours")
+    ledger.approx("close", 1.0, 1.0, atol=0.1, source="ours")
+    assert [c.verdict for c in ledger.claims] == [FAILED] * 4 + [REPRODUCED]
+    assert [c.value for c in ledger.claims] == [2.0, 0.9, 0.0, None, 1.0]
+    assert "FAILED" in ledger.summary()
+
+
+def test_show_writes_the_records_when_asked(monkeypatch, tmp_path):
+    out = tmp_path / "ledger.json"
+    monkeypatch.setenv("KEXUE_LEDGER_OUT", str(out))
+    monkeypatch.setattr("IPython.display.display", lambda obj: None)
+    ledger = Ledger("99")
+    ledger.bound("b", 0.2, "<", 0.5, source="ours")
+    ledger.show()
+    data = json.loads(out.read_text())
+    assert data["chapter"] == "99" and data["claims"][0]["value"] == 0.2

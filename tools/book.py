@@ -4,6 +4,7 @@
     python tools/book.py student [--strict]            # student edition -> _build/student/
     python tools/book.py check-clean                   # fail if a notebook in git holds outputs
     python tools/book.py full NN [NN …]                # full profiles, no kernel (GPU machine)
+    python tools/book.py seeds NN [NN …] --seeds 0 1 2 3 4   # claims at every seed?
 
 ``build`` works on a staged copy (``_stage/``), so the notebooks in ``book/``
 never receive outputs:
@@ -39,12 +40,13 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-if __name__ == "__main__" and sys.argv[1:2] == ["full"]:
-    # the GPU machine has neither PyYAML nor Jupyter: `full` needs none of what follows
+if __name__ == "__main__" and sys.argv[1:2] in (["full"], ["seeds"]):
+    # the GPU machine has neither PyYAML nor Jupyter: `full` and `seeds` need none of what follows
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import fullrun
+    import seeds
 
-    sys.exit(fullrun.main(sys.argv[2:]))
+    sys.exit({"full": fullrun.main, "seeds": seeds.main}[sys.argv[1]](sys.argv[2:]))
 
 import yaml  # noqa: E402
 

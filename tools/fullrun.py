@@ -116,9 +116,9 @@ def _silent_ipython() -> None:
     sys.modules["IPython"], sys.modules["IPython.display"] = ipython, display
 
 
-def run_one(path: Path) -> int:
+def run_one(path: Path, profile: str = "full") -> int:
     """Run the chapter's code cells in order (in this process); 0 on success."""
-    os.environ["KEXUE_PROFILE"] = "full"
+    os.environ["KEXUE_PROFILE"] = profile
     os.environ.setdefault("MPLBACKEND", "Agg")
     _silent_ipython()
     import matplotlib
@@ -152,9 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=int, default=600, help="seconds allowed per chapter (default 600)"
     )
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--profile", default="full", choices=["smoke", "full"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        return run_one(notebook(args.chapters[0]))
+        return run_one(notebook(args.chapters[0]), args.profile)
 
     sys.path.insert(0, str(ROOT))
     # each chapter runs in its own folder: keep the data and library paths absolute

@@ -25,11 +25,21 @@ output's metadata, where the book's verification report finds them.
 
 from .ledger import Ledger
 from .proof import prove
-from .record import CONTEXT, HOLDS, METADATA_KEY, OPERATORS, REPRODUCED, Claim, ClaimError
+from .record import (
+    CONTEXT,
+    FAILED,
+    HOLDS,
+    METADATA_KEY,
+    OPERATORS,
+    REPRODUCED,
+    Claim,
+    ClaimError,
+)
 from .table import claims_table_html
 
 __all__ = [
     "CONTEXT",
+    "FAILED",
     "HOLDS",
     "METADATA_KEY",
     "OPERATORS",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -16,9 +18,12 @@ from .proof import _relation, prove
 from .record import (
     _SHOWN,
     CONTEXT,
+    FAILED,
     HOLDS,
     METADATA_KEY,
+    MODE_ENV,
     OPERATORS,
+    OUT_ENV,
     REPRODUCED,
     Claim,
     ClaimError,
@@ -76,9 +81,23 @@ class Ledger:
         )
         print(f"{claim.verdict.split()[0]} {claim.label} {claim.statement}: {detail}")
 
-    def _fail(self, statement: str, source: str, detail: str) -> ClaimError:
+    def _fail(
+        self, statement: str, source: str, detail: str, kind: str, value: float | None = None
+    ) -> None:
+        """A false claim: raise :class:`ClaimError`, or record it as failed in collect mode."""
         label = f"{self.chapter}#{len(self.claims) + 1}"
-        return ClaimError(f"Claim {label} failed: {statement!r} (source: {source}): {detail}")
+        if os.environ.get(MODE_ENV, "").strip().lower() != "collect":
+            raise ClaimError(f"Claim {label} failed: {statement!r} (source: {source}): {detail}")
+        self._add(
+            statement=statement,
+            source=source,
+            kind=kind,
+            expected=detail,
+            ours="",
+            tolerance="",
+            verdict=FAILED,
+            value=value,
+        )
 
     # ---- the kinds of claim -------------------------------------------------------------------
     def prove(
@@ -99,9 +118,8 @@ class Ledger:
         try:
             how = prove(relation, domain)
         except ClaimError as exc:
-            raise self._fail(
-                statement, source, f"expected lhs {_SHOWN[op]} rhs with rhs = {_short(rhs)}; {exc}"
-            ) from None
+            detail = f"expected lhs {_SHOWN[op]} rhs with rhs = {_short(rhs)}; {exc}"
+            return self._fail(statement, source, detail, "symbolic")
         where = ""
         if domain:
             where = " for " + ", ".join(f"{s} ∈ {d}" for s, d in domain.items())
@@ -159,12 +177,11 @@ class Ledger:
         g, w, a = float(got[worst]), float(want[worst]), float(allowed[worst])
         tolerance = f"± {a:.2g}" + (f" ({rtol:.2g} relative)" if rtol else "")
         if not excess[worst] <= 0:
-            raise self._fail(
-                statement,
-                source,
+            detail = (
                 f"expected {_fmt(w)} ± {a:.3g}{_where(worst, got.size)}, got {_fmt(g)} (off "
-                f"by {abs(g - w):.3g})",
+                f"by {abs(g - w):.3g})"
             )
+            return self._fail(statement, source, detail, "numeric", g)
         if got.size == 1:
             shown_expected, shown_ours = f"{_fmt(w)} {tolerance}", _fmt(g)
         else:
@@ -178,6 +195,7 @@ class Ledger:
             ours=shown_ours,
             tolerance=tolerance,
             verdict=REPRODUCED,
+            value=g,
         )
 
     def bound(
@@ -221,12 +239,11 @@ class Ledger:
         g, b = float(got[worst]), float(lim[worst])
         if not ok.all():
             bad = np.unravel_index(int(np.argmin(np.where(ok, 1, 0))), ok.shape) if ok.ndim else ()
-            raise self._fail(
-                statement,
-                source,
+            detail = (
                 f"expected a value {_SHOWN[op]} {_fmt(float(lim[bad]))}, got "
-                f"{_fmt(float(got[bad]))}{_where(bad, got.size)}",
+                f"{_fmt(float(got[bad]))}{_where(bad, got.size)}"
             )
+            return self._fail(statement, source, detail, "numeric", float(got[bad]))
         shown = f"{_SHOWN[op]} {_fmt(b)}"
         if got.size > 1:
             shown = f"all {got.size} values {shown}"
@@ -238,6 +255,7 @@ class Ledger:
             ours=_fmt(g) if got.size == 1 else f"nearest{_where(worst, got.size)}: {_fmt(g)}",
             tolerance="exact" if op == "==" else "bound",
             verdict=REPRODUCED,
+            value=g,
         )
 
     def true(self, statement: str, condition: Any, *, source: str | None = None) -> None:
@@ -261,7 +279,8 @@ class Ledger:
                 else f" at {len(bad)} of {arr.size} entries (first: index "
                 f"{tuple(bad[0]) if arr.ndim > 1 else int(bad[0][0])})"
             )
-            raise self._fail(statement, source, f"the condition is False{where}")
+            detail = f"the condition is False{where}"
+            return self._fail(statement, source, detail, "numeric", float(arr.mean()))
         self._add(
             statement=statement,
             source=source,
@@ -270,6 +289,7 @@ class Ledger:
             ours="true",
             tolerance="exact",
             verdict=REPRODUCED,
+            value=1.0,
         )
 
     def beside(
@@ -283,7 +303,8 @@ class Ledger:
         _require_text("statement", statement)
         source = self._source(source)
         _require_text("why", why)
-        ours_text = ours if isinstance(ours, str) else _fmt(_as_float("ours", ours))
+        value = None if isinstance(ours, str) else _as_float("ours", ours)
+        ours_text = ours if value is None else _fmt(value)
         article_text = article if isinstance(article, str) else _fmt(_as_float("article", article))
         self._add(
             statement=statement,
@@ -293,6 +314,7 @@ class Ledger:
             ours=ours_text,
             tolerance=why,
             verdict=CONTEXT,
+            value=value,
         )
 
     # rendering -------------------------------------------------------------------------------
@@ -303,10 +325,11 @@ class Ledger:
     def summary(self) -> str:
         """One line: how many claims hold, were reproduced, or are shown beside."""
         kinds = [c.verdict for c in self.claims]
+        failed = f" · {kinds.count(FAILED)} FAILED" if FAILED in kinds else ""
         return (
             f"chapter {self.chapter}: {len(kinds)} claims · {kinds.count(HOLDS)} proved · "
             f"{kinds.count(REPRODUCED)} reproduced · {kinds.count(CONTEXT)} shown beside "
-            "the article"
+            f"the article{failed}"
         )
 
     def to_html(self) -> str:
@@ -335,11 +358,19 @@ class Ledger:
         return data, meta
 
     def show(self) -> None:
-        """Display the table; the records travel in the output metadata for the report."""
+        """Display the table; the records travel in the output metadata for the report.
+
+        With ``KEXUE_LEDGER_OUT=path`` set, the records are also written there as JSON
+        (``tools/book.py seeds`` reads them).
+        """
         if not self.claims:
             raise ValueError(
                 f"the ledger of chapter {self.chapter} is empty: record claims before showing it"
             )
+        out = os.environ.get(OUT_ENV, "").strip()
+        if out:
+            with open(out, "w", encoding="utf-8") as fh:
+                json.dump({"chapter": self.chapter, "claims": self.records()}, fh, indent=1)
         from IPython.display import display
 
         display(self)

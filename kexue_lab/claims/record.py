@@ -15,6 +15,13 @@ METADATA_KEY = "kexue_lab"
 HOLDS = "✓ holds"
 REPRODUCED = "✓ reproduced"
 CONTEXT = "· beside (not checked)"
+FAILED = "✗ failed"
+
+#: ``KEXUE_CLAIMS=collect`` records a false claim as failed and goes on (``tools/book.py seeds``);
+#: by default a false claim raises :class:`ClaimError` and stops the notebook.
+MODE_ENV = "KEXUE_CLAIMS"
+#: ``KEXUE_LEDGER_OUT=path``: ``ledger.show()`` also writes the records there, as JSON.
+OUT_ENV = "KEXUE_LEDGER_OUT"
 
 _SHOWN = {"==": "=", "<=": "≤", "<": "<", ">=": "≥", ">": ">"}
 
@@ -36,6 +43,7 @@ class Claim:
     ours: str
     tolerance: str
     verdict: str
+    value: float | None = None  # the measured number (worst entry of an array), for seed spreads
 
     @property
     def label(self) -> str:
