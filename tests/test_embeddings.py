@@ -113,9 +113,27 @@ def test_sphere_and_sampled_entropy():
         emb.sampled_entropy(10, 4, seeds=0)
 
 
+def test_sampled_entropies_follow_the_seed():
+    h = emb.sampled_entropies(30, 5, draws=3, seed=7)
+    g = torch.Generator().manual_seed(7)  # reference: the definition −Σ p log p, draw by draw
+    for value in h:
+        U = emb.sphere(30, 5, generator=g, dtype=torch.float32)
+        V = emb.sphere(30, 5, generator=g, dtype=torch.float32)
+        p = torch.softmax((U.double() @ V.double().T).flatten(), 0)
+        assert value == pytest.approx(float(-(p * p.log()).sum()), abs=1e-4)
+    assert np.array_equal(h, emb.sampled_entropies(30, 5, draws=3, seed=7))
+    assert not np.allclose(h, emb.sampled_entropies(30, 5, draws=3, seed=8))
+    assert emb.sampled_entropy(30, 5, seeds=3, seed=7) == pytest.approx(h.mean())
+    with pytest.raises(ValueError, match="draws"):
+        emb.sampled_entropies(10, 4, draws=0)
+    with pytest.raises(ValueError, match="seed"):
+        emb.sampled_entropies(10, 4, seed=-1)
+
+
 def test_breakdown_dimension():
     n = emb.breakdown_dimension(64, range(4, 80, 4), seeds=2)
     assert 4 < n < emb.dimension_threshold(64, emb.EXACT_COEF)
+    assert 4 < emb.breakdown_dimension(64, range(4, 80, 4), seeds=2, seed=5) < 80
     assert math.isnan(emb.breakdown_dimension(64, [4], seeds=1))
     with pytest.raises(ValueError, match="gap"):
         emb.breakdown_dimension(64, [4], gap=0)

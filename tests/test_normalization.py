@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from kexue_lab.architecture import conditioning as cd
 from kexue_lab.architecture import normalization as nz
 from kexue_lab.nn import NORMS, mlp
 from kexue_lab.train import classification_loss
@@ -207,75 +206,71 @@ def test_lr_sweep_small():
         nz.lr_sweep(x, y, sizes=[6, 2], norms=["bn"], lrs=[0.1], epochs=1, batch_size=8)
 
 
-def test_standardize_second_moment_and_logistic_gd():
-    rng = np.random.default_rng(0)
-    X = rng.normal(5.0, 2.0, size=(200, 3))
-    X[:, 2] = 1.0
-    Z = cd.standardize(X)
-    assert (
-        np.allclose(Z[:, :2].mean(0), 0)
-        and np.allclose(Z[:, :2].std(0), 1)
-        and np.allclose(Z[:, 2], 0)
-    )
-    assert np.allclose(cd.standardize(X, center=True, scale=False), X - X.mean(0))
-    M = cd.second_moment(X, bias=True)
-    assert M.shape == (4, 4) and M[3, 3] == 1.0 and np.allclose(M[:3, 3], X.mean(0))
-    y = (X[:, 0] > 5.0).astype(float)
-    theta, losses = cd.logistic_gd(cd.standardize(X[:, :2]), y, steps=50)
-    assert losses[0] == pytest.approx(math.log(2)) and np.all(
-        np.diff(losses) <= 1e-15
-    )  # η = 1/L: monotone
-    with pytest.raises(ValueError, match="y must hold one label"):
-        cd.logistic_gd(X, y[:-1], steps=5)
-    with pytest.raises(ValueError, match="X must have shape"):
-        cd.second_moment(np.ones(3))
+def test_batch_centre_matches_a_direct_computation():
+    gen = torch.Generator().manual_seed(0)
+    x = 3.0 + torch.randn(16, 5, generator=gen, dtype=torch.float64)
+    layer = nz.BatchCentre(5, momentum=0.25).double()
+    with torch.no_grad():
+        layer.bias.copy_(torch.arange(5.0))
+    out = layer(x)  # training mode: the batch mean, then the learnable shift
+    assert torch.allclose(out, x - x.mean(0) + torch.arange(5.0), atol=1e-12)
+    assert torch.allclose(layer.running_mean, 0.25 * x.mean(0), atol=1e-12)
+    layer.eval()  # eval mode: the running mean, and no update
+    assert torch.allclose(layer(x), x - 0.25 * x.mean(0) + torch.arange(5.0), atol=1e-12)
+    assert torch.allclose(layer.running_mean, 0.25 * x.mean(0), atol=1e-12)
+    # the centred output's gradient is orthogonal to 1 (as BN's, without the ŷ direction)
+    layer.train()
+    xr = x.clone().requires_grad_(True)
+    g = torch.randn(16, 5, generator=gen, dtype=torch.float64)
+    (layer(xr) * g).sum().backward()
+    assert torch.allclose(xr.grad, g - g.mean(0), atol=1e-12)
+    with pytest.raises(ValueError, match="x must have shape"):
+        layer(torch.zeros(4, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="momentum"):
+        nz.BatchCentre(3, momentum=1.5)
 
 
-def test_conditioning_problem_matches_sampled_moments():
-    rng = np.random.default_rng(1)
-    c, r = 3.0, 10.0
-    cov = np.outer([1, r], [1, r]) * np.array([[1, cd.VIEW_RHO], [cd.VIEW_RHO, 1]])
-    x = rng.multivariate_normal([c, c], cov, size=400_000)
-    H, star, A, m = cd.conditioning_problem(c, r, "raw")
-    assert np.allclose(H, cd.second_moment(x, bias=True), rtol=0.02, atol=0.05)
-    assert np.allclose(A @ star, np.append(cd.VIEW_W, cd.VIEW_B))
-    Hs, _, _, ms = cd.conditioning_problem(c, r, "standardised")
-    assert np.allclose(ms, 0) and np.allclose(
-        np.linalg.eigvalsh(Hs), [1 - cd.VIEW_RHO, 1, 1 + cd.VIEW_RHO]
-    )
-    with pytest.raises(ValueError, match="prep"):
-        cd.conditioning_problem(1.0, 1.0, "whitened")  # type: ignore[arg-type]
+def test_sweep_mlp_centre_is_pre_without_the_division():
+    torch.manual_seed(5)
+    pre = nz.sweep_mlp([6, 4, 4, 3], "pre")
+    torch.manual_seed(5)
+    centre = nz.sweep_mlp([6, 4, 4, 3], "centre")
+    kinds = [type(m).__name__ for m in centre]
+    assert kinds == [
+        "Flatten", "BatchCentre", "Linear", "ReLU", "BatchCentre", "Linear", "ReLU",
+        "BatchCentre", "Linear",
+    ]  # fmt: skip
+    lin = lambda m: [p for p in m if isinstance(p, torch.nn.Linear)]  # noqa: E731
+    assert all(torch.equal(a.weight, b.weight) for a, b in zip(lin(pre), lin(centre)))
+    with pytest.raises(ValueError, match="norm"):
+        nz.sweep_mlp([6, 3], "layer")
 
 
-def test_steps_to_tol_matches_a_direct_run():
-    H, star, _, _ = cd.conditioning_problem(3.0, 10.0, "centred")
-    n = cd.steps_to_tol(H, -star, 1e-6)
-    L = np.linalg.eigvalsh(H).max()
-    theta, gap0 = np.zeros(3), 0.5 * star @ H @ star
-    for _ in range(n - 1):
-        theta -= H @ (theta - star) / L
-    gap = lambda t: 0.5 * (t - star) @ H @ (t - star)  # noqa: E731
-    assert gap(theta) > 1e-6 * gap0
-    assert gap(theta - H @ (theta - star) / L) <= 1e-6 * gap0
+def test_hidden_weight_norms():
+    torch.manual_seed(0)
+    model = nz.sweep_mlp([6, 4, 5, 3], "none")
+    lins = [m for m in model if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        lins[0].bias.fill_(2.0)
+    want = [
+        math.sqrt((float((m.weight**2).sum()) + float((m.bias**2).sum())) / m.weight.shape[0])
+        for m in lins[:2]
+    ]
+    assert np.allclose(nz.hidden_weight_norms(model), want)
 
 
-def test_gd_trajectory_matches_a_direct_run():
-    H, star, _, _ = cd.conditioning_problem(2.0, 3.0, "raw")
-    L = np.linalg.eigvalsh(H).max()
-    gap, thetas = cd.gd_trajectory(H, star, [0, 1, 5, 40])
-    theta, direct = np.zeros(3), {}
-    for t in range(41):
-        direct[t] = theta.copy()
-        theta = theta - H @ (theta - star) / L
-    f = lambda t: 0.5 * (t - star) @ H @ (t - star)  # noqa: E731
-    for k, t in enumerate([0, 1, 5, 40]):
-        assert np.allclose(thetas[k], direct[t], atol=1e-10)
-        assert gap[k] == pytest.approx(f(direct[t]) / f(np.zeros(3)), rel=1e-8, abs=1e-15)
-    with pytest.raises(ValueError, match="H must be a symmetric"):
-        cd.gd_trajectory(np.ones((2, 3)), star, [1])
-    with pytest.raises(ValueError, match="steps must be"):
-        cd.gd_trajectory(H, star, [-1])
-    with pytest.raises(ValueError, match="positive definite"):
-        cd.gd_trajectory(np.zeros((3, 3)), star, [1])
-    with pytest.raises(ValueError, match="tol must be > 0"):
-        cd.steps_to_tol(H, -star, tol=0.0)
+def test_bn_makes_hidden_rows_scale_invariant():
+    """With BN after a hidden layer, the gradient of each row of [W, b] is orthogonal to it."""
+    torch.manual_seed(1)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    for norm in ("pre", "post"):
+        model = nz.sweep_mlp([6, 8, 8, 3], norm).double()
+        loss = classification_loss(model, x.double(), y)
+        lins = [m for m in model if isinstance(m, torch.nn.Linear)][:-1]
+        params = [p for m in lins for p in (m.weight, m.bias)]
+        grads = torch.autograd.grad(loss, params)
+        for i, m in enumerate(lins):
+            gw, gb = grads[2 * i], grads[2 * i + 1]
+            row_dot = (gw * m.weight).sum(1) + gb * m.bias
+            scale = gw.norm(dim=1) * m.weight.norm(dim=1)
+            assert float((row_dot.abs() / scale).max()) < 1e-4  # BN's ε = 1e-5 breaks it slightly

@@ -48,3 +48,19 @@ def test_figures_draw():
     for fig in figs:
         assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert not plt.get_fignums()  # closed: the notebook shows each once, as the cell's value
+
+
+def test_accuracy_curves_draw_a_mode_the_article_lacks():
+    import matplotlib.pyplot as plt
+
+    modes = ("standard", "log_n", "rescaled")
+    fig = ch16.accuracy_curves(
+        [16, 32],
+        {(m, n): 0.5 for m in modes for n in (16, 32)},
+        {(m, n): 1.0 for m in modes for n in (16, 32)},
+        {"standard": [40, 30], "log_n": [41, 35]},
+        {"standard": "O", "log_n": "E", "rescaled": "O, rescaled"},
+    )
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels == ["ours, O", "article, O", "ours, E", "article, E", "ours, O, rescaled"]
+    plt.close(fig)

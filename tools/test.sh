@@ -10,7 +10,9 @@ python tools/catalog.py --check
 echo "== 3/6 ruff: lint and format (package, tests, tools, notebooks; 100 columns)"
 ruff check .
 ruff format --check .
-echo "== 4/6 unit tests, chapter shape, exercises (network cut off)"
+echo "== 4/6 Colab: installing kexue_lab changes no package Colab preinstalls; then unit tests,"
+echo "        chapter shape, exercises (network cut off)"
+python tools/colab_check.py
 tools/offline python -m pytest tests -q -n 2 -p no:cacheprovider
 echo "== 5/6 every notebook under nbmake (network cut off), then a strict book build (-W)"
 python tools/book.py build --strict --jobs 2

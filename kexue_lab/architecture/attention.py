@@ -217,6 +217,52 @@ def planted_key_mass(n: int, d: Any, cos: float = 0.6, scale: float = 1.0) -> An
     return float(out) if out.ndim == 0 else out
 
 
+def planted_key_mass_fixed(n: int, d: Any, d_ref: float, cos: float = 0.6) -> Any:
+    """Mean-field planted-key mass when the temperature stays at 1/√d_ref, the one tuned for
+    key size ``d_ref``: logits q·k/√d_ref = s·cos θ_j with s = d/√d_ref (chapter 17, §5).
+
+    Extra key dimensions then add terms to the dot product at a fixed scale, as in the
+    article's d_n = λ log n argument; :func:`planted_key_mass` rescales to 1/√d instead.
+    Same mean field: mass ≈ e^{s·cos} / (e^{s·cos} + (n−1)·E[e^{s cos θ}]), with
+    E[e^{s cos θ}] = ₀F₁(; d/2; s²/4), which stays finite where the Bessel form underflows
+    (s ≪ d); the Bessel form (:func:`kexue_lab.maths.sphere.log_mean_exp_cos`) elsewhere.
+    """
+    from scipy.special import hyp0f1
+
+    n, cos = _n_keys(n), _cos(cos)
+    scalar = np.ndim(_key_sizes(d, 3)) == 0
+    dd = np.atleast_1d(_key_sizes(d, 3)).astype(np.float64)
+    s = dd / math.sqrt(_validate.positive("d_ref", d_ref))
+    with np.errstate(over="ignore"):
+        log_mean = np.log(hyp0f1(dd / 2, s**2 / 4))
+    big = ~np.isfinite(log_mean)
+    if big.any():
+        log_mean[big] = sphere.log_mean_exp_cos(dd[big], s[big])
+    out = 1.0 / (1.0 + np.exp(math.log(n - 1) + log_mean - s * cos))
+    return float(out[0]) if scalar else out
+
+
+def head_split(width: int, n: int, cos: float = 0.6) -> dict[str, np.ndarray]:
+    """Split a model width into h = width/d_h heads, for every divisor d_h ≥ 3 of ``width``,
+    and score one head on the planted-key toy with n keys (chapter 17, §5). Returns arrays
+    ``head_size``, ``heads``, ``find`` = F_{d_h}(cos)^(n−1), ``mass`` (mean field at
+    1/√d_h), ``heads_finding`` = h·find and ``any_finds`` = 1 − (1 − find)^h (heads that
+    see independent random keys).
+    """
+    width = _validate.int_at_least("width", width, 3, "a head needs at least 3 dimensions")
+    sizes = np.array([h for h in range(3, width + 1) if width % h == 0])
+    heads = width // sizes
+    find = np.asarray(planted_key_argmax_prob(n, sizes, cos), dtype=np.float64)
+    return {
+        "head_size": sizes,
+        "heads": heads,
+        "find": find,
+        "mass": np.asarray(planted_key_mass(n, sizes, cos), dtype=np.float64),
+        "heads_finding": heads * find,
+        "any_finds": 1.0 - (1.0 - find) ** heads,
+    }
+
+
 @lru_cache(maxsize=256)
 def _typical(n: int, d: int) -> np.ndarray:
     from scipy.stats import beta

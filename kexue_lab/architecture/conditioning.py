@@ -1,10 +1,12 @@
 """Why centring and scaling a layer's input lowers L (chapter 14, kexue.fm/archives/6992).
 
-Article: 苏剑林, BN究竟起了什么作用？一个闭门造车的分析 (2019). For a linear or logistic model
-the Hessian of the loss is E[x̃x̃ᵀ] (x̃ = [x, 1]) times a bounded factor, so the descent
-lemma's L, and with it the largest safe step 2/L, is set by λ_max(E[x̃x̃ᵀ]). Subtracting the
-mean removes the spike an offset puts there; dividing by the standard deviation puts every
-input on the scale of the bias's constant 1 (article eqs. (11)–(12)).
+Article: 苏剑林, BN究竟起了什么作用？一个闭门造车的分析 (2019). For least squares the Hessian of
+the loss is E[x̃x̃ᵀ] (x̃ = [x, 1]); for logistic regression it is E[σ'(h) x̃x̃ᵀ] ⪯ ¼E[x̃x̃ᵀ], with
+equality at θ = 0. Either way the descent lemma's global L, and with it the guaranteed step
+2/L, is set by λ_max(E[x̃x̃ᵀ]). Subtracting the mean removes the spike an offset puts there;
+dividing by the standard deviation puts every input on the scale of the bias's constant 1
+(article eqs. (14) and (16)), which for a linear model is the same as giving weight i its own
+learning rate η/σᵢ².
 
 * :func:`standardize`, :func:`second_moment`, :func:`logistic_gd`: centred and standardised
   inputs, their second moments, and gradient descent at η = 1/L on real data;
@@ -43,7 +45,7 @@ def _matrix(name: str, X: Any) -> np.ndarray:
 def standardize(X: Any, center: bool = True, scale: bool = True) -> np.ndarray:
     """x → (x − μ)/σ per feature (μ the mean, σ the population std); either step can be skipped.
 
-    A constant feature keeps σ = 1 (it is only centred). Article eqs. (11)–(12); chapter 14.
+    A constant feature keeps σ = 1 (it is only centred). Article eqs. (14) and (16); chapter 14.
     """
     arr = _matrix("X", X)
     if center:
@@ -57,8 +59,9 @@ def standardize(X: Any, center: bool = True, scale: bool = True) -> np.ndarray:
 def second_moment(X: Any, *, bias: bool = False) -> np.ndarray:
     """E[x xᵀ] over the rows of X (with a constant 1 appended to every row if ``bias``).
 
-    For a linear or logistic model the Hessian of the loss is E[x̃x̃ᵀ] weighted by a bounded
-    factor, so its largest eigenvalue sets the descent lemma's L. Chapter 14.
+    For least squares the Hessian of the loss is E[x̃x̃ᵀ]; for logistic regression it is
+    E[σ'(h) x̃x̃ᵀ] ⪯ ¼E[x̃x̃ᵀ] (σ' ≤ ¼, equality at θ = 0), so the largest eigenvalue sets the
+    descent lemma's global L. Chapter 14.
     """
     arr = _matrix("X", X)
     if bias:
@@ -66,14 +69,14 @@ def second_moment(X: Any, *, bias: bool = False) -> np.ndarray:
     return arr.T @ arr / len(arr)
 
 
-def logistic_gd(
-    X: Any, y: Any, *, steps: int, lr: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def logistic_gd(X: Any, y: Any, *, steps: int, lr: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Full-batch gradient descent on logistic regression with a bias, from θ = 0.
 
     Loss f(θ) = mean[log(1 + e^{h}) − y·h], h = ⟨θ, x̃⟩, x̃ = [x, 1], y ∈ {0, 1}. Its Hessian is
-    E[σ'(h) x̃x̃ᵀ] ⪯ ¼E[x̃x̃ᵀ], so L = λ_max(E[x̃x̃ᵀ])/4 and the default step is η = 1/L.
-    Returns (θ, losses) with ``losses[t]`` = f(θ_t), t = 0..steps. Chapter 14.
+    E[σ'(h) x̃x̃ᵀ] ⪯ ¼E[x̃x̃ᵀ] (equal at θ = 0), so L = λ_max(E[x̃x̃ᵀ])/4 and the default step
+    is η = 1/L. ``lr`` may also be one positive step per parameter (d + 1 of them, the
+    bias's last): θ ← θ − lr ⊙ ∇f, a diagonal preconditioner. Returns (θ, losses) with
+    ``losses[t]`` = f(θ_t), t = 0..steps. Chapter 14.
     """
     arr = _matrix("X", X)
     target = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -85,13 +88,21 @@ def logistic_gd(
     Xt = np.hstack([arr, np.ones((len(arr), 1))])
     if lr is None:
         lr = 4.0 / np.linalg.eigvalsh(Xt.T @ Xt / len(Xt))[-1]
-    lr = _validate.positive("lr", lr)
+    if np.ndim(lr) == 0:
+        lr = _validate.positive("lr", lr)
+    else:
+        lr = np.asarray(lr, dtype=np.float64)
+        if lr.shape != (Xt.shape[1],) or not np.all(lr > 0):
+            raise ValueError(
+                f"lr must be a positive number or {Xt.shape[1]} positive per-parameter steps "
+                f"(features + bias), got shape {lr.shape}"
+            )
     theta, losses = np.zeros(Xt.shape[1]), np.empty(steps + 1)
     for t in range(steps + 1):
         h = Xt @ theta
         losses[t] = np.mean(np.logaddexp(0.0, h) - target * h)
         if t < steps:
-            theta = theta - lr * Xt.T @ (1.0 / (1.0 + np.exp(-h)) - target) / len(Xt)
+            theta = theta - lr * (Xt.T @ (1.0 / (1.0 + np.exp(-h)) - target)) / len(Xt)
     return theta, losses
 
 

@@ -132,33 +132,63 @@ def exact_pair_entropy(U: Any, V: Any) -> float:
     return float(log_z - (torch.exp(s - log_z) * s).sum())
 
 
-def sampled_entropy(N: int, n: int, *, seeds: int = 4, device: Any = None) -> float:
-    """Mean over ``seeds`` draws of :func:`exact_pair_entropy` for N random u's and v's
-    on the sphere of radius √n (float32 on ``device``; seeds 0, 1, ...)."""
+def sampled_entropies(
+    N: int, n: int, *, draws: int = 4, seed: int = 0, device: Any = None
+) -> np.ndarray:
+    """:func:`exact_pair_entropy` of ``draws`` independent samples (eq. (3); chapter 18).
+
+    Each sample is N random u's and N random v's on the sphere of radius √n (float32
+    on ``device``); all draws come one after another from one generator seeded with
+    ``seed``, so different seeds give independent draws. Returns the ``draws`` values.
+    """
     import torch
 
-    seeds = _validate.positive_int("seeds", seeds)
+    draws = _validate.positive_int("draws", draws)
+    g = torch.Generator(device=device or "cpu").manual_seed(
+        _validate.non_negative_int("seed", seed)
+    )
     values = []
-    for s in range(seeds):
-        g = torch.Generator(device=device or "cpu").manual_seed(s)
+    for _ in range(draws):
         U = sphere(N, n, generator=g, device=device, dtype=torch.float32)
         V = sphere(N, n, generator=g, device=device, dtype=torch.float32)
         values.append(exact_pair_entropy(U, V))
-    return float(np.mean(values))
+    return np.array(values)
+
+
+def sampled_entropy(N: int, n: int, *, seeds: int = 4, seed: int = 0, device: Any = None) -> float:
+    """Mean of :func:`sampled_entropies` over ``seeds`` draws from the generator seeded ``seed``."""
+    seeds = _validate.positive_int("seeds", seeds)
+    return float(sampled_entropies(N, n, draws=seeds, seed=seed, device=device).mean())
 
 
 def breakdown_dimension(
-    N: int, dims: Sequence[int], *, gap: float = 1.0, seeds: int = 4, device: Any = None
+    N: int,
+    dims: Sequence[int],
+    *,
+    gap: float = 1.0,
+    seeds: int = 4,
+    seed: int = 0,
+    device: Any = None,
 ) -> float:
-    """Smallest n in ``dims`` where the sampled entropy exceeds 2 log N + h_n by > ``gap`` nats.
+    """The n where the sampled entropy first exceeds 2 log N + h_n by ``gap`` nats (chapter 18).
 
     This is where the sampling approximation (the N² pairs standing in for the
-    expectation) stops describing N random vectors; NaN if it never happens.
+    expectation) stops describing N random vectors. The excess is the mean of
+    ``seeds`` draws (:func:`sampled_entropy`, seeded ``seed``) on the grid ``dims``,
+    scanned upward; the crossing is interpolated linearly between the last grid point
+    below ``gap`` and the first above it (``dims[0]`` if that one is already above,
+    NaN if none is).
     """
     gap = _validate.positive("gap", gap)
+    prev: tuple[float, float] | None = None
     for n in sorted(int(d) for d in dims):
-        if sampled_entropy(N, n, seeds=seeds, device=device) - approx_entropy(N, n) > gap:
-            return float(n)
+        excess = sampled_entropy(N, n, seeds=seeds, seed=seed, device=device) - approx_entropy(N, n)
+        if excess > gap:
+            if prev is None:
+                return float(n)
+            n0, e0 = prev
+            return float(n0 + (gap - e0) / (excess - e0) * (n - n0))
+        prev = (float(n), float(excess))
     return float("nan")
 
 

@@ -14,8 +14,10 @@ This module holds
 * :func:`batchnorm_backward`: the closed-form input gradient of training-mode BN;
 * :func:`gradient_predictiveness`: loss and gradient change along the gradient step
   (Santurkar et al.'s landscape measurements), leaving the model untouched;
-* :func:`lr_sweep`: the chapter's training experiment, :func:`kexue_lab.nn.mlp` with BN
-  before or after each Linear (or none) across learning rates.
+* :class:`BatchCentre`: BatchNorm without the division, x − μ_B (mean-only BN), the ablation
+  that separates centring from scaling;
+* :func:`sweep_mlp`, :func:`lr_sweep`: the chapter's training experiment, :func:`kexue_lab.nn.mlp`
+  with BN before or after each Linear, centring only, or nothing, across learning rates.
 
 Why centring and scaling the input lowers L (the conditioning of E[x̃x̃ᵀ]) is in
 :mod:`kexue_lab.architecture.conditioning`.
@@ -33,7 +35,9 @@ import numpy as np
 import torch
 
 from .. import _validate
-from ..nn import NORMS
+
+#: the variants :func:`lr_sweep` trains: ``kexue_lab.nn.NORMS`` and "centre" (mean-only BN)
+SWEEP_NORMS: tuple[str, ...] = ("none", "centre", "pre", "post")
 
 
 # ---- the backward pass of BatchNorm ----
@@ -199,6 +203,36 @@ def gradient_predictiveness(
     )
 
 
+# ---- centring without scaling ----
+class BatchCentre(torch.nn.Module):
+    """Mean-only batch normalisation: z = x − μ + β per feature (chapter 14).
+
+    μ is the batch mean over dimension 0 in training mode and a running average of it
+    (updated as BatchNorm does, μ_run ← (1 − momentum)·μ_run + momentum·μ_B) in eval mode;
+    β is learnable and starts at 0. This is BatchNorm without the division by σ, the
+    "mean-only batch normalization" of Salimans & Kingma (2016, §3), and the article's
+    conclusion 1 (eq. (14)) on its own. Input shape ``(N, C)``.
+    """
+
+    def __init__(self, num_features: int, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.num_features = _validate.positive_int("num_features", num_features)
+        self.momentum = _validate.in_range("momentum", momentum, 0.0, 1.0)
+        self.bias = torch.nn.Parameter(torch.zeros(self.num_features))
+        self.register_buffer("running_mean", torch.zeros(self.num_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"x must have shape (N, {self.num_features}), got {tuple(x.shape)}")
+        if self.training:
+            mu = x.mean(0)
+            with torch.no_grad():
+                self.running_mean.lerp_(mu.detach(), self.momentum)
+        else:
+            mu = self.running_mean
+        return x - mu + self.bias
+
+
 # ---- the experiment: an MLP with and without BN across learning rates ----
 @dataclass
 class SweepRun:
@@ -207,7 +241,9 @@ class SweepRun:
     ``loss``: mean training loss of every epoch; ``diverged_at``: the epoch in which the loss
     (or the probe loss) stopped being finite, else ``None``; ``probe``: for each of
     ``loss_change``, ``grad_change`` and ``beta`` (see :class:`Predictiveness`) an array of
-    shape (measurements, multipliers), measured at initialisation and after every epoch.
+    shape (measurements, multipliers), measured at initialisation and after every epoch;
+    ``weight_norm``: :func:`hidden_weight_norms` at the same moments, shape
+    (measurements, hidden layers).
     """
 
     norm: str
@@ -216,6 +252,7 @@ class SweepRun:
     loss: list[float]
     diverged_at: int | None
     probe: dict[str, np.ndarray]
+    weight_norm: np.ndarray
     model: torch.nn.Module = field(repr=False)
 
     @property
@@ -227,6 +264,46 @@ class SweepRun:
 def _he(weight: torch.Tensor) -> torch.Tensor:
     """He (Kaiming) normal initialisation for ReLU layers, the chapter's choice."""
     return torch.nn.init.kaiming_normal_(weight, nonlinearity="relu")
+
+
+def sweep_mlp(sizes: Sequence[int], norm: str) -> torch.nn.Sequential:
+    """The sweep's network: :func:`kexue_lab.nn.mlp` (ReLU, He-normal, ``flatten=True``).
+
+    ``norm`` is one of :data:`SWEEP_NORMS`: ``"none"``, ``"pre"``, ``"post"`` as in
+    :func:`kexue_lab.nn.mlp`, or ``"centre"``: the ``"pre"`` network with every BatchNorm1d
+    replaced by :class:`BatchCentre` (centre, do not divide). Normalisers draw no random
+    numbers, so after the same ``torch.manual_seed`` every variant has the same Linear
+    weights. Chapter 14.
+    """
+    from ..nn import mlp
+
+    _validate.choice("norm", norm, SWEEP_NORMS)
+    model = mlp(sizes, norm="pre" if norm == "centre" else norm, init=_he, flatten=True)  # type: ignore[arg-type]
+    if norm == "centre":
+        for i, m in enumerate(model):
+            if isinstance(m, torch.nn.BatchNorm1d):
+                model[i] = BatchCentre(m.num_features)
+    return model
+
+
+def hidden_weight_norms(model: torch.nn.Module) -> np.ndarray:
+    """RMS row norm of [W, b] for every Linear layer but the last (chapter 14).
+
+    For layer l with weight W (rows = output units) and bias b this is
+    √((‖W‖²_F + ‖b‖²)/rows). When a normaliser follows the layer, each row's output is
+    invariant to the row's scale, so the row's effective learning rate is η/‖row‖²
+    (the angular step); the RMS row norm summarises that scale per layer.
+    """
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][:-1]
+    with torch.no_grad():
+        return np.array(
+            [
+                math.sqrt(
+                    (float(m.weight.pow(2).sum()) + float(m.bias.pow(2).sum())) / m.out_features
+                )
+                for m in linears
+            ]
+        )
 
 
 def lr_sweep(
@@ -244,9 +321,9 @@ def lr_sweep(
 ) -> dict[tuple[str, float], SweepRun]:
     """Train an MLP (``sizes``) with plain SGD for every BN placement and learning rate.
 
-    The network is :func:`kexue_lab.nn.mlp` (``flatten=True``, ReLU, He-normal weights,
-    BN placed by the norm: ``"none"``, ``"pre"``, ``"post"``). Every run starts from the same
-    weights (seeded), uses :func:`kexue_lab.train.fit` with ``torch.optim.SGD(lr)`` (no
+    The network is :func:`sweep_mlp` (``flatten=True``, ReLU, He-normal weights, normaliser
+    by the norm: ``"none"``, ``"centre"``, ``"pre"``, ``"post"``). Every run starts from the
+    same weights (seeded), uses :func:`kexue_lab.train.fit` with ``torch.optim.SGD(lr)`` (no
     momentum) and cross-entropy, and measures :func:`gradient_predictiveness` at the step
     sizes lr·``multipliers`` on a fixed probe batch (the first ``probe_size`` samples of a
     seeded permutation, training mode) at initialisation and after every epoch. The settings
@@ -254,11 +331,10 @@ def lr_sweep(
     whose loss stops being finite (``FloatingPointError``) is kept, with the measurements made
     before, and ``diverged_at`` set. Returns ``{(norm, lr): SweepRun}``. Chapter 14.
     """
-    from ..nn import mlp
     from ..train import classification_loss, fit, grid, sweep
 
     for n in norms:
-        _validate.choice("norms", n, NORMS)
+        _validate.choice("norms", n, SWEEP_NORMS)
     lrs = [_validate.positive("lrs", v) for v in lrs]
     mults = tuple(_validate.positive("multipliers", m) for m in multipliers)
     probe_size = _validate.positive_int("probe_size", probe_size)
@@ -269,13 +345,15 @@ def lr_sweep(
 
     def one(norm: str, lr: float) -> SweepRun:
         torch.manual_seed(seed)
-        model = mlp(sizes, norm=norm, init=_he, flatten=True).to(x.device)  # type: ignore[arg-type]
+        model = sweep_mlp(sizes, norm).to(x.device)
         rows: list[Predictiveness] = []
+        norms_seen: list[np.ndarray] = []
 
         def measure(m: torch.nn.Module) -> dict[str, float]:
             m.train()  # BN with batch statistics, as in a training step
             steps = [lr * k for k in mults]
             rows.append(gradient_predictiveness(m, classification_loss, probe, steps))
+            norms_seen.append(hidden_weight_norms(m))
             return {}
 
         diverged, loss = None, []
@@ -298,7 +376,8 @@ def lr_sweep(
             diverged = max(len(rows), 1)
         keys = ("loss_change", "grad_change", "beta")
         table = {k: np.array([getattr(r, k) for r in rows]).reshape(-1, len(mults)) for k in keys}
-        return SweepRun(norm, lr, mults, loss, diverged, table, model)
+        wn = np.array(norms_seen[: len(rows)])
+        return SweepRun(norm, lr, mults, loss, diverged, table, wn, model)
 
     points = sweep(grid(norm=list(norms), lr=lrs), one, desc="learning-rate sweep")
     return {(p.params["norm"], p.params["lr"]): p.result for p in points}

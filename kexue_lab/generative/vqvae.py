@@ -9,6 +9,7 @@
 reconstruction error and collects the code grids; :func:`fit_independent_prior`,
 :func:`code_length_bits` and :func:`sample_codes` fit, score and sample the weakest
 prior over code grids, one categorical distribution per position.
+:class:`OneCodeVQVAE` is the 1×1-grid ablation: one code for the whole image.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from torch import nn
 from .. import _validate
 from .vq import VectorQuantizer, _codes, _float_tensor, reseed_dead_codes
 
-__all__ = ["VQVAE", "code_length_bits", "encode_dataset", "fit_independent_prior", "sample_codes"]
+__all__ = [
+    "VQVAE",
+    "OneCodeVQVAE",
+    "code_length_bits",
+    "encode_dataset",
+    "fit_independent_prior",
+    "sample_codes",
+]
 
 
 class _Residual(nn.Module):
@@ -142,6 +150,51 @@ class VQVAE(nn.Module):
         if not self.straight_through:
             z_q = F.embedding(codes, vq.codebook)
         return self.decode(z_q), vq_loss, codes
+
+
+class OneCodeVQVAE(VQVAE):
+    """The 1×1-grid ablation of chapter 06: one code of K for the whole image.
+
+    The same encoder and decoder as :class:`VQVAE`, with a linear map from the flattened
+    (H/4)×(W/4)×d encoder grid to a single d-vector before quantisation, and one back
+    after it. The code grid is ``(N, 1, 1)``: the decoder can output at most K distinct
+    images, so its error is at best that of K cluster centres in pixel space (K-means).
+    ``image_size`` is the side of the square input (28 for MNIST).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        hidden: int = 64,
+        num_codes: int = 64,
+        code_dim: int = 16,
+        *,
+        image_size: int = 28,
+        **options: Any,
+    ) -> None:
+        super().__init__(in_channels, hidden, num_codes, code_dim, **options)
+        image_size = _validate.positive_int("image_size", image_size)
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4, got {image_size}")
+        self.grid = image_size // 4
+        flat = self.grid * self.grid * code_dim
+        self.squeeze = nn.Linear(flat, code_dim)
+        self.expand = nn.Linear(code_dim, flat)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """One d-vector per image, as a 1×1 grid: ``(N, 1, 1, code_dim)``."""
+        z = super().encode(x)
+        if z.shape[1] != self.grid or z.shape[2] != self.grid:
+            raise ValueError(
+                f"x must be {4 * self.grid}×{4 * self.grid} (image_size), "
+                f"got {4 * z.shape[1]}×{4 * z.shape[2]}"
+            )
+        return self.squeeze(z.flatten(1))[:, None, None, :]
+
+    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Images from one quantised vector per image ``(N, 1, 1, code_dim)``."""
+        n, d = z_q.shape[0], z_q.shape[-1]
+        return super().decode(self.expand(z_q.reshape(n, d)).reshape(n, self.grid, self.grid, d))
 
 
 @torch.no_grad()

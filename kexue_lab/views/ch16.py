@@ -164,14 +164,16 @@ def planted_key_curves(lengths: Any, entropy: Any, mass: Any, names: Any) -> Any
 
 
 def accuracy_curves(lengths: Any, acc: dict, ent: dict, article: dict, names: dict) -> Any:
-    """Accuracy (ours and the article's) and mean attention entropy against the test length
-    over the training length, for each scale (chapter 16, §6)."""
+    """Accuracy (ours and, where ``article`` has the mode, the article's) and mean attention
+    entropy against the test length over the training length, one curve per mode of ``names``
+    (chapter 16, §6)."""
     fig, axes = figure(1, 2, figsize=(10, 3.6))
     ratio = [n // lengths[0] for n in lengths]
     for mode, name in names.items():
         ours = [100 * acc[mode, n] for n in lengths]
         axes[0].plot(ratio, ours, "o-", label=f"ours, {name}")
-        axes[0].plot(ratio, article[mode], "s--", alpha=0.6, label=f"article, {name}")
+        if mode in article:  # a curve the article has no counterpart for is drawn alone
+            axes[0].plot(ratio, article[mode], "s--", alpha=0.6, label=f"article, {name}")
         axes[1].plot(ratio, [ent[mode, n] for n in lengths], "o-", label=name)
     axes[1].plot(ratio, np.log(lengths), ":", color="0.4", label="log n")
     axes[0].set(ylabel="accuracy (%)", title="accuracy")

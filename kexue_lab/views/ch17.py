@@ -3,7 +3,8 @@
 * :data:`jl_view`: measured squared-distance ratios against χ²_k/k, and the one-pair and
   union bounds against k;
 * :data:`sharpen_view`: one attention row sharpened by a = log₅₁₂ n;
-* figures of the notebook: :func:`tail_curves`, :func:`key_size_curves`, :func:`mass_curves`.
+* figures of the notebook: :func:`tail_curves`, :func:`key_size_curves`, :func:`mass_curves`,
+  :func:`head_curves`.
 """
 
 from __future__ import annotations
@@ -149,31 +150,65 @@ def tail_curves(dims: Any, eps_values: Any = (0.1, 0.3, 0.5)) -> Any:
     return fig
 
 
-def key_size_curves(n_list: Any, d_find: Any, d_mass: Any, monte_carlo: dict) -> Any:
-    """Smallest key size d* against log n for 'find it' and 'mass ≥ ½', the Monte Carlo
-    points ({n: d*}) and the fits c·(log n)^1 and c·(log n)^2 (chapter 17, §5)."""
+def key_size_curves(
+    n_list: Any,
+    d_find: Any,
+    d_mass: Any,
+    monte_carlo: dict,
+    d_fixed: Any = None,
+    mc_fixed: dict | None = None,
+) -> Any:
+    """Smallest key size d* against log n for 'find it' and 'mass ≥ ½' (temperature 1/√d,
+    and, when given, held at the training length's 1/√d_ref), the Monte Carlo points
+    ({n: d*}) and the fits c·(log n)^1 or c·(log n)^2 (chapter 17, §5)."""
     logn = np.log(np.asarray(n_list, dtype=float))
-    fig, ax = figure(figsize=(7.5, 3.6))
-    ax.plot(logn, d_find, "o-", label="find it (top score, P ≥ 0.9)")
-    ax.plot(logn, d_mass, "s-", label="attend to it (mass ≥ ½)")
-    mc_x = [math.log(n) for n in monte_carlo]
-    ax.plot(mc_x, list(monte_carlo.values()), "x", color="k", label="Monte Carlo, mass ≥ ½")
-    for name, dstar, pw, style in [("find it", d_find, 1, ":"), ("mass ≥ ½", d_mass, 2, "--")]:
+    fig, ax = figure(figsize=(7.5, 3.8))
+    curves = [("find it (top score, P ≥ 0.9)", d_find, None, 1, "o-")]
+    curves.append(("mass ≥ ½, temperature 1/√d", d_mass, monte_carlo, 2, "s-"))
+    if d_fixed is not None:
+        curves.append(("mass ≥ ½, temperature held at 1/√d_ref", d_fixed, mc_fixed, 1, "^-"))
+    for i, (label, dstar, mc, pw, style) in enumerate(curves):
+        ax.plot(logn, dstar, style, color=f"C{i}", label=label)
+        if mc:
+            ax.plot([math.log(n) for n in mc], list(mc.values()), "x", color="k", ms=8)
         c = np.exp(np.mean(np.log(dstar) - pw * np.log(logn)))
-        ax.plot(logn, c * logn**pw, style, color="0.4", label=f"c·(log n)^{pw}, {name}")
+        ax.plot(logn, c * logn**pw, ":", color=f"C{i}", label=f"c·(log n)^{pw}")
+    ax.plot([], [], "x", color="k", label="Monte Carlo")
     ax.set(xlabel="log n", ylabel="smallest key size d*")
     ax.set(title="planted key at cosine 0.6 among n keys")
-    ax.legend(fontsize=8.5)
+    ax.legend(fontsize=8, ncol=2)
     return fig
 
 
-def mass_curves(n_line: Any, plain: Any, scaled: Any, d: int = 64) -> Any:
+def mass_curves(n_line: Any, plain: Any, scaled: Any, d: int = 64, ideal: Any = None) -> Any:
     """Mean-field mass on the planted key against n at a fixed key size, with and without
-    the log₅₁₂ n multiplier."""
+    the log₅₁₂ n multiplier, and (when given) with d_n = d·log₅₁₂ n key dimensions at the
+    fixed temperature 1/√d."""
     fig, ax = figure(figsize=(7.5, 3.4))
     ax.plot(n_line, plain, "o-", label="softmax(q·k/√d)")
     ax.plot(n_line, scaled, "s-", label="softmax(log₅₁₂n · q·k/√d)")
+    if ideal is not None:
+        ax.plot(n_line, ideal, "^-", label="d_n = d·log₅₁₂n dimensions, scale 1/√d")
     ax.set(xscale="log", yscale="log", xlabel="number of keys n")
     ax.set(ylabel="mass on the planted key", title=f"fixed key size d = {d}")
     ax.legend()
+    return fig
+
+
+def head_curves(split: dict, n: int, width: int, article: float) -> Any:
+    """Per head of size d_h at a fixed total width: P(the head's top score is the planted
+    key), its mean-field mass at 1/√d_h, and the number of heads h = width/d_h (chapter 17, §5)."""
+    d_h = split["head_size"]
+    fig, ax = figure(figsize=(7.5, 3.4))
+    ax.plot(d_h, split["find"], "o-", label="P(top score is the key)")
+    ax.plot(d_h, split["mass"], "s-", label="mass on the key (1/√d_h)")
+    ax.axvline(article, color="0.5", ls="--", label=f"article: ≈ {article:.0f} per head")
+    ax.set(xscale="log", xlabel="head size d_h", ylabel="per head", ylim=(0, 1.05))
+    ax.set(title=f"n = {n} keys, width {width} split into {width}/d_h heads")
+    twin = ax.twinx()
+    twin.plot(d_h, split["heads_finding"], "^:", color="C2", label="heads that find it (h·P)")
+    twin.set(ylabel="heads that find it")
+    lines = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8.5, loc="center right")
     return fig
