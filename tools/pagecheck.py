@@ -6,13 +6,16 @@
 For every page it reports what a reader would see as broken:
 
 * display equations wider than the text column (cut off on the right);
+* math MathJax did not render (a ``$…$`` or a TeX command left in the page text);
+* code, printed output or tables wider than the column;
 * explorations whose chart did not draw (no plotly SVG), or that say plotly.js is missing;
 * images wider than the text column.
 
 With ``--shots DIR`` it also saves the whole page as 1300×1800 slices
 (``DIR/<page>_NN.png``) to open in an image viewer. It needs Debian's ``chromium``; the
-exit status is 1 when a page has a problem. Not part of CI (CI has no browser), but run it
-on every page you touch (CONTRIBUTING.md).
+exit status is 1 when a page has a problem. CI runs it on every chapter of the built book
+(``tools/test.sh``; ``tools/setup.sh`` installs Chromium); run it with ``--shots`` on every page
+you touch and look at the slices (CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -66,6 +69,37 @@ setTimeout(function () {{
   doc.querySelectorAll(".kx-readout").forEach(function (el, i) {{
     if (/could not be loaded/.test(el.textContent)) {{
       problems.push("exploration " + (i + 1) + ": " + el.textContent);
+    }}
+  }});
+  // text that MathJax left alone: a $…$ pair or a TeX command outside code and math
+  var walker = doc.createTreeWalker(article, w.NodeFilter.SHOW_TEXT, null), node, raw = [];
+  while ((node = walker.nextNode())) {{
+    var skip = node.parentElement.closest("pre, code, script, style, mjx-container, .kx-explore");
+    if (skip) continue;
+    var text = node.textContent;
+    // a dollar sign or a backslash command in prose is TeX that MathJax did not typeset
+    var pattern = new w.RegExp("\\\\$|\\\\\\\\[A-Za-z]+");
+    var hit = text.match(pattern);
+    if (hit) raw.push(text.slice(Math.max(0, hit.index - 30), hit.index + 30).trim());
+  }}
+  raw.slice(0, 5).forEach(function (t) {{ problems.push("unrendered math in the text: " + t); }});
+  // printed output, code and tables must fit the column (a cut line hides what it says)
+  doc.querySelectorAll(".cell_output pre, .cell_input pre").forEach(function (el) {{
+    if (el.scrollWidth > el.clientWidth + 2) {{
+      var kind = el.closest(".cell_output") ? "printed output" : "code";
+      var line = el.textContent.split("\\n").reduce(function (a, b) {{
+        return a.length > b.length ? a : b;
+      }});
+      problems.push(kind + " wider than the column (" + el.scrollWidth + " > " + el.clientWidth
+                    + " px): " + line.slice(0, 70));
+    }}
+  }});
+  doc.querySelectorAll("article table").forEach(function (el) {{
+    var box = el.parentElement.getBoundingClientRect().width;
+    if (el.getBoundingClientRect().width > Math.min(limit, box) + 2) {{
+      problems.push("table wider than the column (" + Math.round(el.getBoundingClientRect().width)
+                    + " > " + Math.round(Math.min(limit, box)) + " px): "
+                    + el.textContent.replace(/\\s+/g, " ").slice(0, 60));
     }}
   }});
   doc.querySelectorAll("article img").forEach(function (el) {{

@@ -18,6 +18,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   python -m pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
 fi
+# Debian's chromium (and a CJK font for the Chinese titles) for tools/pagecheck.py
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "[setup] installing chromium and fonts-noto-cjk (page checks)"
+  (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null 2>&1 \
+    || echo "[setup] could not install chromium: the page check will be skipped"
+fi
 if [ -d .git ] && command -v git >/dev/null; then
   nbstripout --install --attributes .gitattributes >/dev/null 2>&1 || true
 fi

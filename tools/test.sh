@@ -14,8 +14,10 @@ echo "== 4/6 Colab: installing kexue_lab changes no package Colab preinstalls; t
 echo "        chapter shape, exercises (network cut off)"
 python tools/colab_check.py
 tools/offline python -m pytest tests -q -n 2 -p no:cacheprovider
-echo "== 5/6 every notebook under nbmake (network cut off), then a strict book build (-W)"
+echo "== 5/6 every notebook under nbmake (network cut off), a strict book build (-W), and the"
+echo "        page check of every chapter in headless Chromium (math, cut lines, tables)"
 python tools/book.py build --strict --jobs 2
+python tools/pagecheck.py _build/html/book/*/[0-9][0-9]-*.html _build/html/book/verification.html
 echo "== 6/6 student edition (strict build)"
 python tools/book.py student --strict
 echo "== all tests passed in $((SECONDS - start)) s"
