@@ -123,16 +123,36 @@ def image_grid(
     return ax
 
 
-def comparison_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> Any:
-    """Return an HTML table (for ``display``) of rows such as (quantity, article, ours)."""
+NO_FULL_RECORD = (
+    "No record of the full profile (GPU, real data) is committed yet, so its column is left out; "
+    "`python tools/book.py full NN` on a GPU writes one."
+)
+
+
+def comparison_table(
+    rows: Sequence[Sequence[Any]], header: Sequence[str | None], *, note: str = ""
+) -> Any:
+    """An HTML table (for ``display``) of rows such as (quantity, article, ours, full run).
+
+    A column whose header is ``None`` (the full run's, before one is recorded: see
+    :func:`kexue_lab.results.full_column`) is left out, and a line under the table says so
+    (``note`` replaces that line's text, e.g. to say what the full profile runs).
+    """
     import html
 
     from IPython.display import HTML
 
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    if any(len(row) != len(header) for row in rows):
+        raise ValueError(f"every row must have {len(header)} cells, one per header")
+    keep = [i for i, h in enumerate(header) if h is not None]
+    head = "".join(f"<th>{html.escape(str(header[i]))}</th>" for i in keep)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td>{html.escape(str(row[i]))}</td>" for i in keep) + "</tr>"
+        for row in rows
     )
-    return HTML(
+    table = (
         f'<table class="kexue-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     )
+    if len(keep) < len(header):
+        table += f'<p class="kexue-note">{html.escape(note or NO_FULL_RECORD)}</p>'
+    return HTML(table)

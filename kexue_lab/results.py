@@ -93,16 +93,17 @@ def load(chapter: str, profile: str = "full", folder: Path | None = None) -> dic
 
 def full_column(
     chapter: str, detail: str = "", folder: Path | None = None
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], str | None]:
     """The recorded full run's metrics and the header of its column in a comparison table.
 
-    Returns ``({}, "full run (not recorded yet)")`` before a GPU run has been recorded, else
-    ``(metrics, "full run (<detail>, <device>, <date>)")``; ``detail`` is a format string
-    filled from the metrics, e.g. ``"L = {train_len}"``.
+    Returns ``(metrics, "full run (<detail>, <device>, <date>)")``, ``detail`` being a format
+    string filled from the metrics (e.g. ``"L = {train_len}"``), or ``({}, None)`` before a
+    full run is recorded: :func:`kexue_lab.plot.comparison_table` then leaves the column out
+    and says, under the table, that no record is committed yet.
     """
     record = load(chapter, "full", folder)
     if record is None:
-        return {}, "full run (not recorded yet)"
+        return {}, None
     metrics = record["metrics"]
     try:
         parts = [detail.format(**metrics)] if detail else []

@@ -61,7 +61,7 @@ def test_results_errors(tmp_path):
 
 
 def test_full_column(tmp_path):
-    assert results.full_column("16", folder=tmp_path) == ({}, "full run (not recorded yet)")
+    assert results.full_column("16", folder=tmp_path) == ({}, None)
     results.save(
         "16", {"train_len": 64, "acc": 0.9}, profile="full", seed=0, seconds=1.0, folder=tmp_path
     )
@@ -84,3 +84,17 @@ def test_figure_is_closed_so_it_shows_once():
     assert hasattr(ax, "plot")
     with pytest.raises(ValueError, match="ncols"):
         figure(1, 0)
+
+
+def test_comparison_table_leaves_out_an_unrecorded_full_run():
+    rows = [("q", "1", "2", "—")]
+    html = plot.comparison_table(rows, ["quantity", "article", "ours", None]).data
+    assert "<th>" in html and html.count("<th>") == 3 and "No record of the full profile" in html
+    html = plot.comparison_table(
+        rows, ["quantity", "article", "ours", None], note="runs CIFAR"
+    ).data
+    assert "runs CIFAR" in html
+    full = plot.comparison_table(rows, ["quantity", "article", "ours", "full run (T4)"]).data
+    assert full.count("<th>") == 4 and "No record" not in full
+    with pytest.raises(ValueError, match="cells"):
+        plot.comparison_table([("a", "b")], ["q", "article", "ours"])
