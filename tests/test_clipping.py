@@ -311,7 +311,11 @@ def test_quartic_path_uses_the_clip_factor_and_stops_on_divergence() -> None:
     assert path[1] == pytest.approx(10.0 - (1 / 16) * g * clipping.clip_factor(g, 16.0, "hard"))
     assert len(path) == 4
     soft = clipping.quartic_path(3.0, "soft", 1 / 16, 16.0)
-    assert next(t for t, th in enumerate(soft) if abs(th) <= 1) == 4  # the brief's table
+    theta, steps = 3.0, 0  # an independent loop: θ ← θ − η·f′·γ/(|f′| + γ)
+    while abs(theta) > 1:
+        g = 4 * theta**3
+        theta, steps = theta - g / 16 * 16.0 / (abs(g) + 16.0), steps + 1
+    assert next(t for t, th in enumerate(soft) if abs(th) <= 1) == steps == 4
     blown = clipping.quartic_path(10.0, "gd", 1.0)
     assert blown[-1] == float("inf") and len(blown) < 10
     with pytest.raises(ValueError, match="needs gamma"):

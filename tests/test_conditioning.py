@@ -92,7 +92,7 @@ def test_logistic_gd_per_weight_steps_are_standardisation():
     Xt, th = np.hstack([Xc, np.ones((300, 1))]), np.zeros(4)
     steps = eta * np.append(1 / sd**2, 1.0)
     for _ in range(100):
-        th = th - steps * Xt.T @ (1 / (1 + np.exp(-Xt @ th)) - y) / 300
+        th = th - steps * (Xt.T @ (1 / (1 + np.exp(-Xt @ th)) - y)) / 300
     th_c, loss_c = cd.logistic_gd(Xc, y, steps=100, lr=steps)
     assert np.allclose(th_c, th, rtol=1e-12, atol=1e-12)
     assert np.allclose(loss_c, loss_s, atol=1e-12)

@@ -253,7 +253,10 @@ def test_hidden_weight_norms():
     with torch.no_grad():
         lins[0].bias.fill_(2.0)
     want = [
-        math.sqrt((float((m.weight**2).sum()) + float((m.bias**2).sum())) / m.weight.shape[0])
+        math.sqrt(
+            (float((m.weight**2).sum().detach()) + float((m.bias**2).sum().detach()))
+            / m.weight.shape[0]
+        )
         for m in lins[:2]
     ]
     assert np.allclose(nz.hidden_weight_norms(model), want)
@@ -271,6 +274,17 @@ def test_bn_makes_hidden_rows_scale_invariant():
         grads = torch.autograd.grad(loss, params)
         for i, m in enumerate(lins):
             gw, gb = grads[2 * i], grads[2 * i + 1]
-            row_dot = (gw * m.weight).sum(1) + gb * m.bias
-            scale = gw.norm(dim=1) * m.weight.norm(dim=1)
+            w, b = m.weight.detach(), m.bias.detach()
+            row_dot = (gw * w).sum(1) + gb * b
+            scale = torch.cat([gw, gb[:, None]], 1).norm(dim=1) * torch.cat(
+                [w, b[:, None]], 1
+            ).norm(dim=1)
             assert float((row_dot.abs() / scale).max()) < 1e-4  # BN's ε = 1e-5 breaks it slightly
+    # without a normaliser the rows are not scale invariant: the same measure is far from 0
+    model = nz.sweep_mlp([6, 8, 8, 3], "none").double()
+    lin = model[1]
+    gw, gb = torch.autograd.grad(classification_loss(model, x.double(), y), (lin.weight, lin.bias))
+    cos = ((gw * lin.weight.detach()).sum(1) + gb * lin.bias.detach()).abs() / (
+        gw.norm(dim=1) * lin.weight.detach().norm(dim=1)
+    )
+    assert float(cos.max()) > 1e-2

@@ -228,3 +228,44 @@ def test_proposed_rnn_matches_its_equations():
     assert torch.allclose(h, hh) and torch.allclose(c, cc)
     with pytest.raises(ValueError, match="x must have shape"):
         cell(torch.zeros(4, 5, 3, dtype=torch.float64))
+
+
+def test_init_cell_scale_multiplies_the_recurrent_matrix():
+    for kind in KINDS:
+        base = sq.init_cell(kind, 3, 6, seed=2)
+        scaled = sq.init_cell(
+            kind, 3, 6, seed=2, scale=4.0, **({} if "rnn" in kind else {"memory_bias": 1.0})
+        )
+        assert torch.allclose(scaled.weight_hh, 4.0 * base.weight_hh, rtol=0, atol=1e-15)
+        assert torch.equal(scaled.weight_ih, base.weight_ih)
+    with pytest.raises(ValueError, match="scale must be > 0"):
+        sq.init_cell("gru", 3, 5, scale=0.0)
+
+
+def test_lstm_gates_replay_the_layer():
+    torch.manual_seed(0)
+    layer = torch.nn.LSTM(3, 5, batch_first=True).double()
+    x = torch.randn(4, 7, 3, dtype=torch.float64)
+    gates = sq.lstm_gates(layer, x)
+    out, (h_n, c_n) = layer(x)
+    assert set(gates) == set("ifgoch") and all(v.shape == (4, 7, 5) for v in gates.values())
+    assert torch.allclose(gates["h"], out, atol=1e-14)  # PyTorch's own outputs as the reference
+    assert torch.allclose(gates["c"][:, -1], c_n[0], atol=1e-14)
+    for key in "ifo":
+        assert bool(((gates[key] > 0) & (gates[key] < 1)).all())
+    # zero weights: every gate is σ (or tanh) of its bias alone
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.zero_()
+        layer.bias_ih_l0[5:10] = 2.0  # the forget block (gate order i, f, g, o)
+    f = sq.lstm_gates(layer, x)["f"]
+    assert torch.allclose(f, torch.full_like(f, 1 / (1 + math.exp(-2.0))), atol=1e-15)
+
+
+def test_lstm_gates_bad_input():
+    with pytest.raises(TypeError, match="torch.nn.LSTM"):
+        sq.lstm_gates(torch.nn.GRU(3, 5, batch_first=True), torch.zeros(1, 2, 3))
+    with pytest.raises(ValueError, match="batch_first"):
+        sq.lstm_gates(torch.nn.LSTM(3, 5), torch.zeros(1, 2, 3))
+    with pytest.raises(ValueError, match="x must have shape"):
+        sq.lstm_gates(torch.nn.LSTM(3, 5, batch_first=True), torch.zeros(2, 3))

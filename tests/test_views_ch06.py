@@ -61,11 +61,14 @@ def test_image_grids_are_figures_shown_once():
     fig = ch06.reconstruction_grid([digits, digits, digits], show=4)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     assert fig.axes[0].images[0].get_array().shape == (3 * 8 + 1, 4 * 8 + 1)  # 3 rows of 4
-    fig = ch06.sample_grid(digits, ncols=2)
-    assert isinstance(fig, Figure) and len(fig.axes) == 1
-    assert fig.axes[0].get_title() == "decoded samples from the independent prior"
+    fig = ch06.prior_samples({"independent prior": digits, "PixelCNN prior": digits}, ncols=2)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert [ax.get_title() for ax in fig.axes] == ["independent prior", "PixelCNN prior"]
+    assert fig.axes[0].images[0].get_array().shape == (3 * 8 + 1, 2 * 8 + 1)  # 5 images, 2 columns
     assert not plt.get_fignums()
     with pytest.raises(ValueError, match="every batch"):
         ch06.reconstruction_grid([digits, digits[:2]], show=4)
     with pytest.raises(ValueError, match="rows"):
         ch06.reconstruction_grid([])
+    with pytest.raises(ValueError, match="groups"):
+        ch06.prior_samples({})

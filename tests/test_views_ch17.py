@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
+from kexue_lab.architecture import attention as attn  # noqa: E402
 from kexue_lab.views import ch17  # noqa: E402
 from kexue_lab.widgets import Exploration  # noqa: E402
 
@@ -32,6 +33,16 @@ def test_figures_draw():
         ch17.key_size_curves([16, 64, 256], [5, 8, 11], [9, 20, 40], {64: 19, 256: 41}),
         ch17.mass_curves([32, 512], [0.5, 0.1], [0.3, 0.1]),
     ]
+    figs.append(
+        ch17.key_size_curves(
+            [16, 64, 256], [5, 8, 11], [9, 20, 40], {64: 19}, [8, 12, 16], {64: 12}
+        )
+    )
+    figs.append(ch17.mass_curves([32, 512], [0.5, 0.1], [0.3, 0.1], 126, [0.5, 0.5]))
     for fig in figs:
         assert isinstance(fig, Figure) and len(fig.axes) == 1
+    split = attn.head_split(96, 512)
+    fig = ch17.head_curves(split, 512, 96, 50.0)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2  # the head count on a twin axis
+    assert len(fig.axes[0].lines) == 3 and len(fig.axes[1].lines) == 1
     assert not plt.get_fignums()  # closed: the notebook shows each once, as the cell's value

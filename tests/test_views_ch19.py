@@ -70,7 +70,6 @@ def test_figures_are_returned_once() -> None:
 
 
 def test_comparison_rows_before_and_after_a_recorded_run() -> None:
-    brief = {"hard clipping": [2, 9, 29, 99]}
     losses = {
         f"lr {lr:g}, {tag}": (None if (lr, tag) == (2.0, "no clipping") else 0.1)
         for lr in (0.5, 1.0, 2.0)
@@ -83,11 +82,12 @@ def test_comparison_rows_before_and_after_a_recorded_run() -> None:
         "spearman_tanh_lr0.2": -0.01,
         "final_train_loss": losses,
     }
-    rows = ch19.comparison_rows(ours, {}, brief)
+    rows = ch19.comparison_rows(ours, {})
     assert len(rows) == 1 + 1 + 2 + 3 and all(len(r) == 4 for r in rows)
-    assert rows[0][1] == "2 / 9 / 29 / 99 (brief)" and rows[0][3] == "—"
+    assert rows[0][1] == ch19.THETA4_SAYS["hard clipping"] and "paper" in rows[0][1]
+    assert rows[0][2] == "2 / 9 / 29 / 99" and rows[0][3] == "—"
     assert rows[2][2] == "0.78 (digits)" and rows[3][2] == "-0.01 (digits)"
     assert rows[-1][2] == "diverged / 0.100"
     recorded = dict(ours, data="fashion-mnist")
-    rows = ch19.comparison_rows(ours, recorded, brief)
+    rows = ch19.comparison_rows(ours, recorded)
     assert rows[2][3] == "0.78 (fashion-mnist)" and rows[-1][3] == "diverged / 0.100"

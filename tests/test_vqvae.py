@@ -87,3 +87,20 @@ def test_independent_prior_code_length_and_samples():
         M.fit_independent_prior(codes.reshape(500, 6), 4)
     with pytest.raises(ValueError, match="alpha"):
         M.fit_independent_prior(codes, 4, alpha=0)
+
+
+def test_one_code_vqvae_names_one_of_k_images():
+    torch.manual_seed(0)
+    model = M.OneCodeVQVAE(1, hidden=8, num_codes=4, code_dim=3, n_res=0, image_size=28)
+    x = torch.rand(50, 1, 28, 28)
+    x_hat, loss, codes = model(x)
+    assert x_hat.shape == x.shape and codes.shape == (50, 1, 1) and loss.dim() == 0
+    mse, all_codes, rec = M.encode_dataset(model, x)
+    assert all_codes.shape == (50, 1, 1)
+    assert len(torch.unique(rec.flatten(1), dim=0)) <= 4  # at most K distinct outputs
+    torch.testing.assert_close(rec, model.decode_codes(all_codes))  # the code alone decides
+    assert mse == pytest.approx(float(F.mse_loss(rec, x)))
+    with pytest.raises(ValueError, match="image_size"):
+        M.OneCodeVQVAE(1, 8, 4, 3, image_size=30)
+    with pytest.raises(ValueError, match="image_size"):
+        M.OneCodeVQVAE(1, 8, 4, 3, image_size=32)(torch.rand(2, 1, 28, 28))

@@ -10,18 +10,16 @@ question of how the norm of that product behaves. This module holds
 
 * the closed-form step Jacobians of PyTorch's three cells
   (:func:`step_jacobian`), tested against ``torch.autograd``;
-* the spectral norms ‖∂s_t/∂s_0‖₂ of their products at t = 1..steps
-  (:func:`jacobian_norms`, :func:`init_cell`);
+* the spectral norms ‖∂s_t/∂s_0‖₂ of their products (:func:`jacobian_norms`, :func:`init_cell`);
+* the gates of a one-layer LSTM along a batch (:func:`lstm_gates`);
 * the sup over U of the SimpleRNN factor |U|·sech²(a + U·h) (:func:`tanh_gain_sup`);
 * a long-range memory task, "remember the first token" (:func:`first_token_task`,
   :class:`SequenceClassifier`), including the article's own GRU/LSTM hybrid
   (:class:`ProposedRNN`, the article's eq. (14)).
 
-The chapter's explorations live in :mod:`kexue_lab.views.ch15`.
-
-PyTorch's conventions differ from the article's in two places: its GRU keeps the
-old state with the update gate (h' = (1 − z)∘n + z∘h) and applies the reset gate
-after the recurrent matrix (n = tanh(W_in x + b_in + r∘(W_hn h + b_hn))).
+The chapter's explorations live in :mod:`kexue_lab.views.ch15`. PyTorch's GRU differs
+from the article's: it keeps the old state with the update gate (h' = (1 − z)∘n + z∘h)
+and applies the reset gate after the recurrent matrix (n = tanh(W_in x + b_in + r∘(W_hn h + b_hn))).
 """
 
 from __future__ import annotations
@@ -46,10 +44,8 @@ State = Any  # a tensor h, or a tuple (h, c) for an LSTM cell
 # ---- cells and their step Jacobians -------------------------------------------------------------
 def _check_cell(cell: Any) -> None:
     if not isinstance(cell, CELL_TYPES):
-        raise TypeError(
-            "cell must be a torch.nn.RNNCell, torch.nn.LSTMCell or torch.nn.GRUCell, "
-            f"got {type(cell).__name__}"
-        )
+        names = "torch.nn.RNNCell, torch.nn.LSTMCell or torch.nn.GRUCell"
+        raise TypeError(f"cell must be a {names}, got {type(cell).__name__}")
 
 
 def _weights(cell: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -182,11 +178,9 @@ def jacobian_norms(cell: Any, steps: int, hidden: State | None = None, seed: int
     means zeros. The state s is h for RNN and GRU and the joint vector (h, c) of size
     2·hidden_size for an LSTM, so every path (h→h, h→c, c→h, c→c) counts.
 
-    The spectral norm (largest singular value) is the factor by which the product can
-    amplify a gradient sent back from step t to step 0: ‖∂L/∂s_0‖ ≤ ‖∂s_t/∂s_0‖₂·‖∂L/∂s_t‖.
-    Products are rescaled as they grow, so the norms stay accurate over long horizons
-    (they only under- or overflow beyond float64's range). Returns a float64 array of
-    length ``steps``.
+    The spectral norm bounds the gain of a gradient sent back from step t to step 0:
+    ‖∂L/∂s_0‖ ≤ ‖∂s_t/∂s_0‖₂·‖∂L/∂s_t‖. Products are rescaled as they grow, so the norms
+    stay accurate over long horizons. Returns a float64 array of length ``steps``.
     """
     _check_cell(cell)
     steps = _validate.positive_int("steps", steps)
@@ -222,11 +216,14 @@ def init_cell(
     seed: int = 0,
     radius: float | None = None,
     memory_bias: float | None = None,
+    scale: float | None = None,
 ) -> Any:
     """A PyTorch cell with its default initialisation, seeded, optionally adjusted (float64).
 
     ``kind``: ``"rnn"`` (tanh RNNCell), ``"relu-rnn"``, ``"lstm"`` or ``"gru"``.
     ``radius`` rescales W_hh of an RNN cell to that spectral radius (largest |eigenvalue|).
+    ``scale`` multiplies the whole recurrent matrix W_hh (every gate block) by that factor,
+    any kind: a larger-than-default initialisation, W_hh ~ U(−scale/√n, scale/√n).
     ``memory_bias`` sets the total bias of the gate that keeps the old state: the LSTM
     forget gate (b_ih + b_hh of the f block, PyTorch's gate order is i, f, g, o) or the
     GRU update gate z (PyTorch keeps z∘h), so that gate starts near σ(memory_bias).
@@ -239,6 +236,7 @@ def init_cell(
         raise ValueError(f"radius applies to kind 'rnn' or 'relu-rnn' only, got kind={kind!r}")
     if memory_bias is not None and kind not in ("lstm", "gru"):
         raise ValueError(f"memory_bias applies to kind 'lstm' or 'gru' only, got kind={kind!r}")
+    scale = None if scale is None else _validate.positive("scale", scale)
     torch.manual_seed(seed)
     if kind in ("rnn", "relu-rnn"):
         cell = torch.nn.RNNCell(
@@ -254,9 +252,44 @@ def init_cell(
             radius = _validate.positive("radius", radius)
             rho = torch.linalg.eigvals(cell.weight_hh).abs().max()
             cell.weight_hh.mul_(radius / rho)
+        if scale is not None:
+            cell.weight_hh.mul_(scale)
         if memory_bias is not None:
             _set_memory_bias(cell, _validate.real("memory_bias", memory_bias))
     return cell
+
+
+def lstm_gates(layer: Any, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The gates and states of a one-layer ``torch.nn.LSTM`` along a batch, from zero states.
+
+    ``layer``: batch-first, one layer, one direction; ``x``: (batch, time, input_size). Gate
+    order (i, f, g, o), b = b_ih + b_hh: i, f, o = σ(·), g = tanh(W x_t + U h_{t−1} + b),
+    c_t = f∘c_{t−1} + i∘g, h_t = o∘tanh(c_t) (article eq. (7)). Returns tensors of shape
+    (batch, time, hidden_size) keyed "i", "f", "g", "o", "c", "h" ("h" = ``layer(x)[0]``).
+    """
+    if not isinstance(layer, torch.nn.LSTM):
+        raise TypeError(f"layer must be a torch.nn.LSTM, got {type(layer).__name__}")
+    if layer.num_layers != 1 or layer.bidirectional or not layer.batch_first or layer.proj_size:
+        raise ValueError(
+            "layer must be one-layer, one-direction, batch_first, without projection; got "
+            f"num_layers={layer.num_layers}, bidirectional={layer.bidirectional}, "
+            f"batch_first={layer.batch_first}, proj_size={layer.proj_size}"
+        )
+    if not torch.is_tensor(x) or x.dim() != 3 or x.shape[-1] != layer.input_size:
+        got = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+        raise ValueError(f"x must have shape (batch, time, {layer.input_size}), got {got}")
+    w_ih, w_hh = layer.weight_ih_l0, layer.weight_hh_l0
+    pre = x @ w_ih.T + (layer.bias_ih_l0 + layer.bias_hh_l0 if layer.bias else 0.0)
+    h = c = x.new_zeros(x.shape[0], layer.hidden_size)
+    out: dict[str, list[torch.Tensor]] = {k: [] for k in "ifgoch"}
+    for t in range(x.shape[1]):
+        a_i, a_f, a_g, a_o = (pre[:, t] + h @ w_hh.T).chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+        c = f * c + i * g
+        h = o * torch.tanh(c)
+        for k, v in zip("ifgoch", (i, f, g, o, c, h)):
+            out[k].append(v)
+    return {k: torch.stack(v, 1) for k, v in out.items()}
 
 
 def _set_memory_bias(module: Any, value: float) -> None:
@@ -397,14 +430,11 @@ class SequenceClassifier(torch.nn.Module):
             raise ValueError(
                 "memory_bias applies to kind 'lstm', 'gru' or 'proposed' only, got kind='rnn'"
             )
-        layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(
-            kind, ProposedRNN
-        )
-        self.rnn = (
-            layer(input_size, hidden_size, batch_first=True)
-            if kind != "proposed"
-            else layer(input_size, hidden_size)
-        )
+        if kind == "proposed":
+            self.rnn: Any = ProposedRNN(input_size, hidden_size)
+        else:
+            fused = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+            self.rnn = fused(input_size, hidden_size, batch_first=True)
         if memory_bias is not None:
             value = _validate.real("memory_bias", memory_bias)
             with torch.no_grad():

@@ -5,7 +5,7 @@
 * :func:`usage_and_perplexity`: codebook usage on the test set and the batch
   perplexity during training, for several trained models;
 * :func:`reconstruction_grid`: test digits above their reconstructions, one row per model;
-* :func:`sample_grid`: decoded samples, as one grid.
+* :func:`prior_samples`: decoded samples of several priors, one titled grid per prior.
 
 Each figure function returns a matplotlib ``Figure`` (:func:`kexue_lab.plot.figure`), shown
 once as a cell's last expression.
@@ -143,13 +143,18 @@ def reconstruction_grid(
     return fig
 
 
-def sample_grid(
-    samples: Any, ncols: int = 12, title: str = "decoded samples from the independent prior"
-) -> Any:
-    """A batch of decoded samples ``(N, 1, H, W)`` as one grid of ``ncols`` columns.
-    Returns the figure."""
+def prior_samples(groups: Mapping[str, Any], ncols: int = 12) -> Any:
+    """Decoded samples of several priors, one titled grid per prior, stacked (chapter 06).
+
+    ``groups`` maps a title (e.g. "independent prior") to a batch ``(N, 1, H, W)`` of decoded
+    samples. Returns the figure.
+    """
     ncols = _validate.positive_int("ncols", ncols)
-    nrows = -(-len(samples) // ncols)
-    fig, ax = figure(figsize=(min(1.0 * ncols, 9), min(1.0 * nrows, 9) + 0.3))
-    image_grid(samples, ncols=ncols, ax=ax, title=title)
+    if not groups:
+        raise ValueError("groups must name at least one batch of samples, got an empty mapping")
+    rows = [-(-len(b) // ncols) for b in groups.values()]
+    height = sum(min(0.8 * r, 8) + 0.4 for r in rows)  # images are 0.75 in wide at 12 columns
+    fig, axes = figure(len(groups), 1, figsize=(min(1.0 * ncols, 9), height), squeeze=False)
+    for ax, (title, batch) in zip(axes[:, 0], groups.items()):
+        image_grid(batch, ncols=ncols, ax=ax, title=title)
     return fig

@@ -3,7 +3,7 @@
 * :data:`conditioning`: GD at η = 1/L on a 2-D regression with raw, centred or standardised
   inputs (the exploration of the chapter's "Explore" section);
 * :func:`sweep_figure`: final loss and landscape measurements against the learning rate, for
-  the MLP with and without BatchNorm (§5).
+  the MLP without BatchNorm, with it (before or after the Linear) and with centring only (§5).
 """
 
 from __future__ import annotations
@@ -101,5 +101,5 @@ def sweep_figure(
             ax.plot(lrs, vals, "o-", label=norm)
         ax.set(xscale="log", yscale="log", xlabel="learning rate", title=title)
     axes[0].set_ylim(top=20)
-    axes[0].legend(title="BN")
+    axes[0].legend(title="variant")
     return fig
