@@ -125,7 +125,7 @@ def image_grid(
 
 NO_FULL_RECORD = (
     "No record of the full profile (GPU, real data) is committed yet, so its column is left out; "
-    "`python tools/book.py full NN` on a GPU writes one."
+    "a run of tools/book.py full on a GPU writes one."
 )
 
 

@@ -87,7 +87,7 @@ def toy_codes(data: np.ndarray, book: np.ndarray) -> np.ndarray:
             f"data must be (N, d) and book (K, d) with the same d and K ≥ 1, "
             f"got shapes {data.shape} and {book.shape}"
         )
-    return nearest_codes(torch.from_numpy(data), torch.from_numpy(book)).numpy()
+    return nearest_codes(torch.tensor(data), torch.tensor(book)).numpy()
 
 
 def toy_codebook_gradient(data: np.ndarray, book: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
