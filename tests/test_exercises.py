@@ -67,8 +67,9 @@ def _run(cells: list[str]) -> None:
 
 
 @pytest.mark.parametrize("exercise", sorted(EXERCISES))
-def test_stub_fails_its_check(exercise: str) -> None:
+def test_stub_fails_its_check(exercise: str, monkeypatch: pytest.MonkeyPatch) -> None:
     parts = EXERCISES[exercise]
+    monkeypatch.setenv("KEXUE_STRICT_CHECKS", "1")  # a check that is not right raises
     with pytest.raises(NotYetRight):
         _run(parts["stub"] + parts["check"])
 
@@ -89,3 +90,21 @@ def test_student_edition_drops_solutions_and_keeps_stubs_and_checks() -> None:
         assert roles.count("stub") == [book.cell_role(c)[1] for c in nb["cells"]].count("stub")
         assert roles.count("check") == [book.cell_role(c)[1] for c in nb["cells"]].count("check")
         assert not any("{solution}" in "".join(c["source"]) for c in student["cells"])
+
+
+def test_a_student_notebook_runs_all_with_every_stub_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run All on a student edition with nothing answered: no error, and the summary last."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    source = next(p for p in book.chapter_notebooks() if p.name.startswith("18-"))
+    student = book.student_version(json.loads(source.read_text(encoding="utf-8")))
+    nb = nbformat.reads(json.dumps(student), as_version=4)
+    monkeypatch.setenv("CI", "1")  # the smoke profile, one thread
+    client = NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(source.parent)}}
+    )
+    client.execute()  # raises CellExecutionError if any cell fails
+    last = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    checks = sum(book.cell_role(c)[1] == "check" for c in nb.cells)
+    assert f"Exercises checked: {checks}" in last and "right 0" in last, last

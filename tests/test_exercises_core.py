@@ -11,13 +11,27 @@ def test_check_prints_for_a_right_answer(capsys):
 
 def test_check_never_reveals_the_answer():
     with pytest.raises(ex.NotYetRight) as err:
-        ex.check("12.2", 1.6)
+        ex.check("12.2", 1.6, strict=True)
     assert "1.59" not in str(err.value) and "too large" in str(err.value)
+
+
+def test_check_never_stops_run_all_and_the_summary_counts(capsys, monkeypatch):
+    monkeypatch.setattr(ex, "_STATUS", {})
+    assert ex.check("12.2", 1.6) is False  # prints one line, raises nothing
+    assert ex.check("12.1", ...) is False
+    assert ex.check("12.2", 4 / (2 * 3.141592653589793) ** 0.5) is True
+    out = capsys.readouterr().out
+    assert "✗ Exercise 12.2: not yet right." in out and "Traceback" not in out
+    assert ex.summary() == {"right": 1, "not yet right": 0, "open": 1}
+    assert "answered 1 · right 1 · open 1" in capsys.readouterr().out
+    monkeypatch.setenv("KEXUE_STRICT_CHECKS", "1")
+    with pytest.raises(ex.NotYetRight):
+        ex.check("12.1", ...)
 
 
 def test_ellipsis_and_unimplemented_functions():
     with pytest.raises(ex.NotYetRight, match="not answered yet"):
-        ex.check("12.1", ...)
+        ex.check("12.1", ..., strict=True)
 
     def stub(*args):
         raise NotImplementedError
@@ -28,7 +42,7 @@ def test_ellipsis_and_unimplemented_functions():
     ex._REGISTRY["0.1"] = raises_not_implemented
     try:
         with pytest.raises(ex.NotYetRight, match="NotImplementedError"):
-            ex.check("0.1", stub)
+            ex.check("0.1", stub, strict=True)
     finally:
         del ex._REGISTRY["0.1"]
 

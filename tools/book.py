@@ -88,10 +88,35 @@ def cell_role(cell: dict) -> tuple[str | None, str | None]:
     return meta.get("exercise"), meta.get("role")
 
 
+SUMMARY_CELLS = [
+    {
+        "cell_type": "markdown",
+        "id": "kexue-summary-text",
+        "metadata": {"kexue": {"role": "summary"}},
+        "source": [
+            "## · Your exercises\n",
+            "\n",
+            "Each check above printed one line and let the notebook run on; this cell counts them.",
+        ],
+    },
+    {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "kexue-summary",
+        "metadata": {"kexue": {"role": "summary"}},
+        "outputs": [],
+        "source": ["from kexue_lab.exercises import summary\n", "\n", "summary()"],
+    },
+]
+
+
 def student_version(nb: dict) -> dict:
-    """The notebook without solution cells (code and text); stubs and checks stay."""
+    """The notebook without solution cells (code and text); stubs and checks stay, and the
+    notebook ends with a summary of the exercises (answered, right, open)."""
     out = dict(nb)
     out["cells"] = [c for c in nb["cells"] if cell_role(c)[1] != "solution"]
+    if any(cell_role(c)[1] == "check" for c in out["cells"]):
+        out["cells"] = out["cells"] + json.loads(json.dumps(SUMMARY_CELLS))
     return out
 
 

@@ -8,10 +8,11 @@ metadata (``{"kexue": {"exercise": "12.1", "role": ...}}``):
 * ``solution``: the worked answer (dropped from the student edition);
 * ``check``: one call, ``check("12.1", answer)``.
 
-:func:`check` prints ``✓`` when the answer is right and raises
-:class:`NotYetRight` otherwise, with a hint that never prints the expected
-value. The checkers live in this package, one module per chapter
-(``ch12.py``, ...), registered with :func:`checker`.
+:func:`check` prints one line, ``✓`` when the answer is right or ``✗`` with a hint
+that never prints the expected value, and never stops the notebook; :func:`summary`
+reports every checked exercise at the end (the student edition ends with it). The
+checkers live in this package, one module per chapter (``ch12.py``, ...), registered
+with :func:`checker`.
 """
 
 from __future__ import annotations
@@ -62,25 +63,58 @@ def exercises() -> list[str]:
     return sorted(_REGISTRY, key=lambda s: tuple(int(p) for p in s.split(".")))
 
 
-def check(exercise: str, answer: Any) -> None:
-    """Check a student's ``answer`` to ``exercise``: print ✓, or raise :class:`NotYetRight`."""
-    _load_all()
-    if exercise not in _REGISTRY:
-        raise ValueError(f"no exercise {exercise!r}; known exercises: {', '.join(exercises())}")
+STRICT_ENV = "KEXUE_STRICT_CHECKS"
+_STATUS: dict[str, str] = {}  # exercise -> "right", "not yet right" or "open", in this session
+
+
+def _verdict(exercise: str, answer: Any) -> tuple[str, str]:
+    """(status, one-line message) of ``answer``: right, not yet right (with a hint), or open."""
     if answer is Ellipsis:
-        raise NotYetRight(
-            f"✗ Exercise {exercise}: not answered yet: replace the `...` with your answer."
-        )
+        return "open", "not answered yet: replace the `...` with your answer."
     try:
         _REGISTRY[exercise](answer)
     except NotImplementedError:
-        raise NotYetRight(
-            f"✗ Exercise {exercise}: your code still raises NotImplementedError: fill in "
-            "the function."
-        ) from None
+        return "open", "your code still raises NotImplementedError: fill in the function."
     except Wrong as hint:
-        raise NotYetRight(f"✗ Exercise {exercise}: not yet right. {hint}") from None
-    print(f"✓ Exercise {exercise}: correct.")
+        return "not yet right", f"not yet right. {hint}"
+    return "right", "correct."
+
+
+def check(exercise: str, answer: Any, *, strict: bool | None = None) -> bool:
+    """Check a student's ``answer`` to ``exercise``: one line, ✓ or ✗ with a hint; True if right.
+
+    A check never stops Run All: it prints and returns, so the rest of the notebook runs and
+    :func:`summary` can report every exercise at the end. With ``strict=True`` (or
+    ``KEXUE_STRICT_CHECKS=1``) an answer that is not right raises :class:`NotYetRight`
+    instead (what the book's own tests use).
+    """
+    import os
+
+    _load_all()
+    if exercise not in _REGISTRY:
+        raise ValueError(f"no exercise {exercise!r}; known exercises: {', '.join(exercises())}")
+    status, message = _verdict(exercise, answer)
+    _STATUS[exercise] = status
+    line = f"{'✓' if status == 'right' else '✗'} Exercise {exercise}: {message}"
+    if strict is None:
+        strict = os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes")
+    if strict and status != "right":
+        raise NotYetRight(line)
+    print(line)
+    return status == "right"
+
+
+def summary() -> dict[str, int]:
+    """Print how many exercises checked in this session are right, not yet right, or open."""
+    counts = {k: sum(v == k for v in _STATUS.values()) for k in ("right", "not yet right", "open")}
+    answered = counts["right"] + counts["not yet right"]
+    lines = [
+        f"Exercises checked: {len(_STATUS)} · answered {answered} · right {counts['right']} · "
+        f"open {counts['open']}"
+    ]
+    lines += [f"  {'✓' if st == 'right' else '✗'} {ex}: {st}" for ex, st in sorted(_STATUS.items())]
+    print("\n".join(lines))
+    return counts
 
 
 # helpers for checkers -----------------------------------------------------------------------
