@@ -49,8 +49,11 @@ def test_every_exercise_has_stub_solution_and_check() -> None:
     for ex, parts in EXERCISES.items():
         for role in ("stub", "solution", "check"):
             assert parts.get(role), f"exercise {ex} has no {role} code cell"
-        assert any("{solution}" in t for t in parts.get("text-solution", [])), (
-            f"exercise {ex} has no written solution"
+        assert any(t.startswith(f"**Solution {ex}.**") for t in parts.get("text-solution", [])), (
+            f"exercise {ex} has no written solution (**Solution {ex}.** …)"
+        )
+        assert any(f"#### Exercise {ex} · " in t for t in parts.get("text-statement", [])), (
+            f"exercise {ex} has no statement (#### Exercise {ex} · Title)"
         )
 
 
@@ -108,3 +111,16 @@ def test_a_student_notebook_runs_all_with_every_stub_open(monkeypatch: pytest.Mo
     last = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     checks = sum(book.cell_role(c)[1] == "check" for c in nb.cells)
     assert f"Exercises checked: {checks}" in last and "right 0" in last, last
+
+
+def test_stored_exercises_are_plain_markdown_and_the_book_dresses_them() -> None:
+    for nb_path in book.chapter_notebooks():
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+        text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        assert "{exercise}" not in text and "{solution}" not in text, nb_path.name
+        dressed = book.dress_exercises(nb, nb_path.name[:2])
+        boxes = "".join("".join(c["source"]) for c in dressed["cells"])
+        n = sum(book.cell_role(c)[1] == "statement" for c in nb["cells"])
+        assert boxes.count("```{exercise}") == n and boxes.count("````{solution}") == n
+        removed = [c for c in dressed["cells"] if "remove-cell" in c["metadata"].get("tags", [])]
+        assert all(book.cell_role(c)[1] == "solution" for c in removed) and removed

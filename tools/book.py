@@ -120,6 +120,59 @@ def student_version(nb: dict) -> dict:
     return out
 
 
+_STATEMENT = re.compile(
+    r"^#### Exercise (?P<num>\d+\.\d+) · (?P<title>[^\n]*)\n+(?P<body>.*)\Z", re.S | re.M
+)
+_SOLUTION = re.compile(r"\A\*\*Solution (?P<num>\d+\.\d+)\.\*\* (?P<body>.*)\Z", re.S)
+
+
+def _text(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def dress_exercises(nb: dict, chapter: str) -> dict:
+    """The book's dressing of the exercises, added when the book is staged.
+
+    The stored notebooks use plain Markdown that Jupyter, Colab and the book all render
+    (``#### Exercise 12.1 · Title`` and ``**Solution 12.1.** …``). In the book, a statement
+    becomes a numbered exercise box, and a solution becomes one folded box holding the prose
+    and the solution's code; the code cell itself still runs (its check needs it) but is not
+    shown a second time.
+    """
+    out = json.loads(json.dumps(nb))
+    cells = out["cells"]
+    for i, cell in enumerate(cells):
+        exercise, role = cell_role(cell)
+        if not exercise or cell["cell_type"] != "markdown":
+            continue
+        label = f"ex-{chapter}-{exercise.split('.')[1]}"
+        if role == "statement":
+            match = _STATEMENT.search(_text(cell))
+            if match is None:
+                raise SystemExit(f"exercise {exercise}: the statement must start '#### Exercise'")
+            head = _text(cell)[: match.start()]
+            box = (
+                f"```{{exercise}} {match['num']} · {match['title']}\n:label: {label}\n"
+                f":nonumber:\n{match['body'].rstrip()}\n```"
+            )
+            cell["source"] = head + box
+        elif role == "solution":
+            match = _SOLUTION.match(_text(cell))
+            if match is None:
+                raise SystemExit(f"exercise {exercise}: the solution must start '**Solution'")
+            code = []
+            for nxt in cells[i + 1 :]:
+                if cell_role(nxt) != (exercise, "solution") or nxt["cell_type"] != "code":
+                    break
+                code.append(_text(nxt).rstrip())
+                meta = nxt.setdefault("metadata", {})
+                meta["tags"] = sorted({*meta.get("tags", []), "remove-cell"})
+            listing = "".join(f"\n\n```python\n{c}\n```" for c in code)
+            body = match["body"].rstrip()
+            cell["source"] = f"````{{solution}} {label}\n:class: dropdown\n{body}{listing}\n````"
+    return out
+
+
 def chapter_notebooks(root: Path = ROOT) -> list[Path]:
     """The chapter notebooks under ``root`` (the repository or a staged copy) in its _toc.yml."""
     toc = (root / "_toc.yml").read_text(encoding="utf-8")
@@ -174,9 +227,9 @@ def stage(dest: Path, *, student: bool = False, only: set[int] | None = None) ->
         yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
     vendor(dest)
-    if student:
-        for nb_path in chapter_notebooks(dest):
-            write_nb(nb_path, student_version(read_nb(nb_path)))
+    for nb_path in chapter_notebooks(dest):
+        nb = dress_exercises(read_nb(nb_path), nb_path.name[:2])
+        write_nb(nb_path, student_version(nb) if student else nb)
 
 
 def _only_chapters(toc_text: str, only: set[int]) -> str:

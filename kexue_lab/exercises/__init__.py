@@ -80,8 +80,8 @@ def _verdict(exercise: str, answer: Any) -> tuple[str, str]:
     return "right", "correct."
 
 
-def check(exercise: str, answer: Any, *, strict: bool | None = None) -> bool:
-    """Check a student's ``answer`` to ``exercise``: one line, ✓ or ✗ with a hint; True if right.
+def check(exercise: str, answer: Any, *, strict: bool | None = None) -> None:
+    """Check a student's ``answer`` to ``exercise``: print one line, ✓, or ✗ with a hint.
 
     A check never stops Run All: it prints and returns, so the rest of the notebook runs and
     :func:`summary` can report every exercise at the end. With ``strict=True`` (or
@@ -101,7 +101,6 @@ def check(exercise: str, answer: Any, *, strict: bool | None = None) -> bool:
     if strict and status != "right":
         raise NotYetRight(line)
     print(line)
-    return status == "right"
 
 
 def summary() -> dict[str, int]:
