@@ -1,7 +1,7 @@
 """Build the book: stage a copy, execute each notebook once, gather the ledgers, render.
 
     python tools/book.py build [--strict] [--jobs N]   # the book  -> _build/html/index.html
-    python tools/book.py student [--strict]            # student edition -> _build/student/
+    python tools/book.py student                       # student notebooks -> _build/student/
     python tools/book.py check-clean                   # fail if a notebook in git holds outputs
     python tools/book.py full NN [NN …]                # full profiles, no kernel (GPU machine)
     python tools/book.py seeds NN [NN …] --seeds 0 1 2 3 4   # claims at every seed?
@@ -22,8 +22,9 @@ never receive outputs:
    ``--strict``) and copy the HTML to ``_build/html``.
 
 ``student`` stages a copy without the solution cells (see ``kexue_lab.exercises``),
-keeps stubs and checks, writes the notebooks to ``_build/student/notebooks`` for
-handing out and renders them (unexecuted) to ``_build/student/html``.
+keeps stubs and checks, adds an exercise summary at the end, and writes the notebooks to
+``_build/student/notebooks`` for handing out (no HTML: a student site without outputs would
+show less than the book).
 """
 
 from __future__ import annotations
@@ -228,8 +229,8 @@ def stage(dest: Path, *, student: bool = False, only: set[int] | None = None) ->
     )
     vendor(dest)
     for nb_path in chapter_notebooks(dest):
-        nb = dress_exercises(read_nb(nb_path), nb_path.name[:2])
-        write_nb(nb_path, student_version(nb) if student else nb)
+        nb = read_nb(nb_path)  # students get plain Markdown (Jupyter, Colab); the book, its boxes
+        write_nb(nb_path, student_version(nb) if student else dress_exercises(nb, nb_path.name[:2]))
 
 
 def _only_chapters(toc_text: str, only: set[int]) -> str:
@@ -471,10 +472,7 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument(
         "--html", default=str(BUILD / "html"), help="where the HTML goes (default _build/html)"
     )
-    s = sub.add_parser(
-        "student", help="the student edition: solutions removed, stubs and checks kept"
-    )
-    s.add_argument("--strict", action="store_true")
+    sub.add_parser("student", help="the student edition: solutions removed, stubs and checks kept")
     sub.add_parser("check-clean", help="fail if a notebook holds stored outputs")
     sub.add_parser(
         "full", help="run chapters' full profile without a kernel (see tools/fullrun.py)"
@@ -501,8 +499,11 @@ def main(argv: list[str] | None = None) -> None:
             target = out / nb.relative_to(STUDENT_STAGE / "book")
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(nb, target)
-        log(f"student notebooks: {out}")
-        render(STUDENT_STAGE, BUILD / "student" / "html", strict=args.strict)
+        import nbformat
+
+        for nb in out.rglob("*.ipynb"):  # valid notebooks, ready to open in Jupyter or Colab
+            nbformat.validate(nbformat.read(nb, as_version=4))
+        log(f"student notebooks: {out} (no solutions; each ends with an exercise summary)")
 
 
 if __name__ == "__main__":
