@@ -320,3 +320,17 @@ def test_colab_check_names_a_changed_package():
     }
     pins = {"ipython": "7.34.0", "numpy": "2.0.2", "torch": "2.13.0"}
     assert colab_check.changed(report, pins) == ["ipython 7.34.0 → 9.1.0"]
+
+
+def test_setup_cells_install_the_package_version(tmp_path, monkeypatch):
+    chapters = [c for c in catalog.load()[1] if c.written]
+    assert catalog.unpinned_setup_cells(chapters) == []
+    version = catalog.package_version()
+    text = chapters[0].notebook.read_text(encoding="utf-8")
+    assert f"kexue-lab@v{version}" in text
+    copy = tmp_path / "nb.ipynb"
+    copy.write_text(text.replace(f"@v{version}", "@main"), encoding="utf-8")
+    monkeypatch.setattr(catalog, "package_version", lambda: version)
+    monkeypatch.setattr(catalog, "ROOT", tmp_path)
+    catalog.pin_setup_cells(["nb.ipynb"])
+    assert f"kexue-lab@v{version}" in copy.read_text(encoding="utf-8")

@@ -8,6 +8,11 @@ writes ``_toc.yml`` (only written chapters), the chapter table of
 
     python tools/catalog.py           # rewrite the generated parts
     python tools/catalog.py --check   # exit 1 if any of them is out of date (CI)
+
+It also keeps every chapter's setup cell installing ``kexue-lab`` at the tag ``v<version>`` of
+``pyproject.toml`` (the one place the version is written): ``--check`` fails on a cell that
+does not, a plain run pins it. Releasing a version: bump it in ``pyproject.toml``, run this
+script, commit, and tag the commit ``v<version>``.
 """
 
 from __future__ import annotations
@@ -181,6 +186,49 @@ def generated() -> dict[Path, str]:
     }
 
 
+def package_version() -> str:
+    """The version in pyproject.toml: the one place it is written."""
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "version"
+    ]
+
+
+def unpinned_setup_cells(chapters: list[Chapter]) -> list[str]:
+    """Written chapters whose setup cell does not install the package version of this checkout.
+
+    On Colab the setup cell installs ``kexue-lab`` from the repository at the tag
+    ``v<version>``, so a chapter and the package it installs cannot drift apart during a term.
+    """
+    import json
+
+    want = f'git+{REPO_URL}@v{package_version()}"'
+    bad = []
+    for c in chapters:
+        if not c.written:
+            continue
+        cells = json.loads(c.notebook.read_text(encoding="utf-8"))["cells"]
+        setup = next(("".join(x["source"]) for x in cells if x["cell_type"] == "code"), "")
+        if want not in setup:
+            bad.append(f"{c.stem}.ipynb")
+    return bad
+
+
+def pin_setup_cells(notebooks: list[str]) -> None:
+    """Make the setup cell of each notebook (path relative to the root) install this version."""
+    import json
+
+    url = re.compile(re.escape(f"git+{REPO_URL}") + r'(@[^"]*)?"')
+    for rel in notebooks:
+        path = ROOT / rel
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cell = next(x for x in nb["cells"] if x["cell_type"] == "code")
+        src = url.sub(f'git+{REPO_URL}@v{package_version()}"', "".join(cell["source"]))
+        cell["source"] = src.splitlines(keepends=True)
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -199,6 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and stale:
         print(
             "out of date (run `python tools/catalog.py`): " + ", ".join(map(str, stale)),
+            file=sys.stderr,
+        )
+        return 1
+    unpinned = unpinned_setup_cells(load()[1])
+    if unpinned and not args.check:
+        pin_setup_cells(unpinned)
+        print("pinned the setup cell of " + ", ".join(unpinned) + f" to v{package_version()}")
+        unpinned = []
+    if unpinned:
+        print(
+            f"setup cells that do not install v{package_version()} (the version in "
+            "pyproject.toml): " + ", ".join(unpinned),
             file=sys.stderr,
         )
         return 1
