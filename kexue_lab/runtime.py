@@ -229,16 +229,22 @@ class Chapter:
         return results.full_column(self.chapter, detail, folder=self.results_dir)
 
 
+def _env_int(name: str, minimum: int, meaning: str) -> int | None:
+    """The integer in environment variable ``name`` (``None`` if unset), at least ``minimum``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return _validate.int_at_least(name, int(raw), minimum)
+    except ValueError:
+        kind = "a positive" if minimum >= 1 else "a non-negative"
+        raise ValueError(f"{name}={raw!r} must be {kind} integer ({meaning})") from None
+
+
 def _threads(chosen: Profile) -> int | None:
-    raw = os.environ.get(THREADS_ENV, "").strip()
-    if raw:
-        try:
-            return _validate.positive_int(THREADS_ENV, int(raw))
-        except ValueError:
-            raise ValueError(
-                f"{THREADS_ENV}={raw!r} must be a positive integer (the number of CPU "
-                "threads torch may use)"
-            ) from None
+    threads = _env_int(THREADS_ENV, 1, "the number of CPU threads torch may use")
+    if threads is not None:
+        return threads
     return 1 if chosen == "smoke" else None
 
 
@@ -255,16 +261,8 @@ def chapter_info(chapter: str) -> dict[str, str]:
 
 def default_seed() -> int:
     """The seed :func:`setup` uses: ``KEXUE_SEED`` if set (a non-negative integer), else 0."""
-    raw = os.environ.get(SEED_ENV, "").strip()
-    if not raw:
-        return 0
-    try:
-        return _validate.non_negative_int(SEED_ENV, int(raw))
-    except ValueError:
-        raise ValueError(
-            f"{SEED_ENV}={raw!r} must be a non-negative integer (the seed every chapter "
-            "starts from)"
-        ) from None
+    seed = _env_int(SEED_ENV, 0, "the seed every chapter starts from")
+    return 0 if seed is None else seed
 
 
 def setup(
