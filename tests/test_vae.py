@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from kexue_lab.generative.vae import gaussian_kl, iwae_bound
+from kexue_lab.generative.vae import DECODERS, VAE, gaussian_kl, iwae_bound
 
 
 def test_gaussian_kl_matches_torch_distributions():
@@ -77,3 +77,65 @@ def test_iwae_bound_m1_is_elbo_and_grows_with_m():
 def test_iwae_bound_bad_input(log_w, err):
     with pytest.raises(err, match="log_w"):
         iwae_bound(log_w)
+
+
+def _vae(decoder="bernoulli", sigma=1.0):
+    torch.manual_seed(0)
+    return VAE(6, 2, (8,), decoder=decoder, sigma=sigma).double()
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_vae_log_weights_match_torch_distributions(decoder):
+    model = _vae(decoder, sigma=0.3)
+    x = torch.rand(4, 6, dtype=torch.float64)
+    torch.manual_seed(5)
+    log_w = model.log_weights(x, 3)
+    torch.manual_seed(5)
+    mu, logvar = model.encode(x)
+    eps = torch.randn(4, 3, 2, dtype=torch.float64)
+    z = mu.unsqueeze(1) + (0.5 * logvar).exp().unsqueeze(1) * eps
+    q = Normal(mu.unsqueeze(1), (0.5 * logvar).exp().unsqueeze(1))
+    out = model.decode(z)
+    if decoder == "bernoulli":
+        log_px = -torch.nn.functional.binary_cross_entropy_with_logits(
+            out, x.unsqueeze(1).expand_as(out), reduction="none"
+        ).sum(-1)
+    else:
+        log_px = Normal(out, 0.3).log_prob(x.unsqueeze(1)).sum(-1)
+    ref = log_px + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
+    assert log_w.shape == (4, 3)
+    torch.testing.assert_close(log_w, ref)
+
+
+def test_vae_elbo_terms_and_bound():
+    model = _vae("gaussian", sigma=0.5)
+    x = torch.rand(5, 2, 3, dtype=torch.float64)  # flattened to 6 values per sample
+    rec, kl = model.elbo_terms(x)
+    assert rec.shape == kl.shape == (5,) and bool((kl >= 0).all())
+    torch.manual_seed(1)
+    many = model.log_weights(x, 2000)
+    elbo = many.mean(1)  # E_q[log w] = the ELBO, estimated with 2000 draws
+    bound = iwae_bound(many)
+    assert bool((bound >= elbo).all())  # Jensen: log E w >= E log w
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, name",
+    [
+        ({"x_dim": 0}, ValueError, "x_dim"),
+        ({"x_dim": 4, "decoder": "poisson"}, ValueError, "decoder"),
+        ({"x_dim": 4, "sigma": 0.0}, ValueError, "sigma"),
+        ({"x_dim": 4, "hidden": (8, -1)}, ValueError, "hidden"),
+    ],
+)
+def test_vae_bad_arguments(kwargs, err, name):
+    with pytest.raises(err, match=name):
+        VAE(**kwargs)
+
+
+def test_vae_bad_input_shape():
+    model = _vae()
+    with pytest.raises(ValueError, match="x must have 6 values"):
+        model.encode(torch.zeros(2, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="samples"):
+        model.log_weights(torch.zeros(2, 6, dtype=torch.float64), 0)
