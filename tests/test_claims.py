@@ -191,3 +191,27 @@ def test_show_writes_the_records_when_asked(monkeypatch, tmp_path):
     ledger.show()
     data = json.loads(out.read_text())
     assert data["chapter"] == "99" and data["claims"][0]["value"] == 0.2
+
+
+def test_ledger_table_shows_symbolic_expectations_as_math_in_the_book():
+    from kexue_lab.claims import Ledger, claims_table_html
+
+    x = sp.symbols("x", real=True)
+    led = Ledger("99")
+    with led.cite("ours"):
+        _three_proofs(led, x)
+    records = led.records()
+    book, plain = claims_table_html(records, math=True), claims_table_html(records)
+    assert (
+        r'<span class="math notranslate nohighlight">\(= \frac{4 - \pi}{6 \pi}\)' in book
+        and "\\(" not in plain
+    )
+    assert r"\(&gt; x\)</span> for x ∈ Interval.open(0, oo)" in book, book
+    assert "<td>True</td>" in book
+
+
+def _three_proofs(led, x):
+    c = (sp.Rational(2, 3) - sp.pi / 6) / sp.pi
+    led.prove("c = (4 − π)/(6π)", sp.Eq(c, (4 - sp.pi) / (6 * sp.pi), evaluate=False))
+    led.prove("x² + 1 > x", x**2 + 1 > x, domain={x: sp.Interval.open(0, sp.oo)})
+    led.prove("a number is negative", sp.Integer(-3) < 0)  # SymPy evaluates this at once

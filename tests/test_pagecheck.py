@@ -45,7 +45,9 @@ def test_the_two_broken_formulas_are_caught(tmp_path):
     broken_15 = (
         "<p>$\\partial h'/\\partial h = z +</p><ul><li>(1-z)(1-n^2)\\bigl(rU_n\\bigr)$</li></ul>"
     )
-    for body in (broken_16, broken_15):
+    # a claim table's formula outside a span MathJax processes stays as typed
+    raw_delimiters = "<table><tr><td>\\(= 0\\)</td></tr></table>"
+    for body in (broken_16, broken_15, raw_delimiters):
         problems = _problems(tmp_path, body)
         assert any("unrendered math" in p for p in problems), problems
 

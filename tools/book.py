@@ -53,6 +53,7 @@ import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import catalog  # noqa: E402
+from foldchecks import fold_checks  # noqa: E402
 
 from kexue_lab.claims import claims_table_html  # noqa: E402
 
@@ -230,7 +231,10 @@ def stage(dest: Path, *, student: bool = False, only: set[int] | None = None) ->
     vendor(dest)
     for nb_path in chapter_notebooks(dest):
         nb = read_nb(nb_path)  # students get plain Markdown (Jupyter, Colab); the book, its boxes
-        write_nb(nb_path, student_version(nb) if student else dress_exercises(nb, nb_path.name[:2]))
+        if student:
+            write_nb(nb_path, student_version(nb))
+        else:  # and the claim bookkeeping folded behind one toggle
+            write_nb(nb_path, fold_checks(dress_exercises(nb, nb_path.name[:2]))[0])
 
 
 def _only_chapters(toc_text: str, only: set[int]) -> str:
@@ -363,7 +367,7 @@ def report(dest: Path) -> Path:
         totals["claims"] += len(claims)
         for k, v in counts.items():
             totals[k] += v
-        table = claims_table_html(claims)
+        table = claims_table_html(claims, math=True)
         link = f"{c.stem.removeprefix('book/')}.ipynb"
         sections.append(
             f"## {c.number:02d} · [{c.title}]({link})\n\n{len(claims)} claims: "
@@ -380,7 +384,8 @@ Every claim the chapters make, gathered from the notebooks as they ran for this 
 stopped its notebook, so every row below held in this build.
 
 - **✓ holds**: proved with SymPy (an identity, a series coefficient, an inequality on a
-  stated domain).
+  stated domain); the "expected" column shows the proved right-hand side, such as
+  $= \\frac{{4 - \\pi}}{{6 \\pi}}$.
 - **✓ reproduced**: a number we computed or measured, within the stated tolerance of the article's,
   the paper's or the theory's value (or on the stated side of a bound).
 - **· beside**: the article's number shown next to ours where the settings differ too much

@@ -78,7 +78,8 @@ setTimeout(function () {{
     if (skip) continue;
     var text = node.textContent;
     // a dollar sign or a backslash command in prose is TeX that MathJax did not typeset
-    var pattern = new w.RegExp("\\\\$|\\\\\\\\[A-Za-z]+");
+    // (or a \\( … \\) delimiter, e.g. in a claim table outside a .math span)
+    var pattern = new w.RegExp("\\\\$|\\\\\\\\[A-Za-z]+|\\\\\\\\[()]");
     var hit = text.match(pattern);
     if (hit) raw.push(text.slice(Math.max(0, hit.index - 30), hit.index + 30).trim());
   }}

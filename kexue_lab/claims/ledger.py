@@ -17,6 +17,7 @@ from .. import _validate
 from .proof import _relation, prove
 from .record import (
     _SHOWN,
+    _TEX,
     CONTEXT,
     FAILED,
     HOLDS,
@@ -25,6 +26,7 @@ from .record import (
     OPERATORS,
     OUT_ENV,
     REPRODUCED,
+    TEX_LIMIT,
     Claim,
     ClaimError,
     _as_array,
@@ -123,12 +125,16 @@ class Ledger:
         where = ""
         if domain:
             where = " for " + ", ".join(f"{s} ∈ {d}" for s, d in domain.items())
-        expected = "true" if lhs is sp.true else f"{_SHOWN[op]} {_short(rhs, 40)}"
+        if lhs is sp.true:  # SymPy decided the relation when it was written, e.g. `fifth < 0`
+            expected, tex = "True", ""
+        else:
+            expected, tex = f"{_SHOWN[op]} {_short(rhs, 40)}", f"{_TEX[op]} {sp.latex(rhs)}"
         self._add(
             statement=statement,
             source=source,
             kind="symbolic",
             expected=expected + where,
+            expected_tex=tex if len(tex) <= TEX_LIMIT else "",
             ours=f"proved: {how}",
             tolerance="exact",
             verdict=HOLDS,
@@ -335,7 +341,9 @@ class Ledger:
     def to_html(self) -> str:
         """The ledger as an HTML table (with the summary line above it)."""
         summary = html.escape(self.summary())
-        table = claims_table_html(self.records())
+        from ..runtime import in_book_build  # runtime imports this module
+
+        table = claims_table_html(self.records(), math=in_book_build())
         return f'<div class="kexue-ledger"><p><strong>{summary}</strong></p>{table}</div>'
 
     def to_text(self) -> str:

@@ -24,6 +24,8 @@ MODE_ENV = "KEXUE_CLAIMS"
 OUT_ENV = "KEXUE_LEDGER_OUT"
 
 _SHOWN = {"==": "=", "<=": "≤", "<": "<", ">=": "≥", ">": ">"}
+_TEX = {"==": "=", "<=": r"\le", "<": "<", ">=": r"\ge", ">": ">"}
+TEX_LIMIT = 160  # longer expected sides stay text: a table cell is no place for them
 
 
 class ClaimError(AssertionError):
@@ -44,6 +46,7 @@ class Claim:
     tolerance: str
     verdict: str
     value: float | None = None  # the measured number (worst entry of an array), for seed spreads
+    expected_tex: str = ""  # the expected side as LaTeX (symbolic claims), rendered in the book
 
     @property
     def label(self) -> str:
