@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import book  # noqa: E402
-from kexue_lab.exercises import NotYetRight, exercises  # noqa: E402
+from kexue_lab.exercises import NotYetRight  # noqa: E402
 
 
 def _source(cell: dict) -> str:
@@ -34,6 +34,8 @@ def _collect() -> dict[str, dict[str, list[str]]]:
     for nb_path in book.chapter_notebooks():
         for cell in json.loads(nb_path.read_text(encoding="utf-8"))["cells"]:
             exercise, role = book.cell_role(cell)
+            if exercise and cell["metadata"]["kexue"].get("practice"):
+                found[exercise]["practice"] = ["ungraded"]
             if exercise and cell["cell_type"] == "code":
                 found[exercise][role].append(_source(cell))
             elif exercise:
@@ -44,10 +46,10 @@ def _collect() -> dict[str, dict[str, list[str]]]:
 EXERCISES = _collect()
 
 
-def test_every_exercise_has_stub_solution_and_check() -> None:
+def test_every_exercise_has_its_five_parts() -> None:
     assert EXERCISES, "no exercises found in the book"
     for ex, parts in EXERCISES.items():
-        for role in ("stub", "solution", "check"):
+        for role in ("stub", "solution", "check", "tests"):
             assert parts.get(role), f"exercise {ex} has no {role} code cell"
         assert any(t.startswith(f"**Solution {ex}.**") for t in parts.get("text-solution", [])), (
             f"exercise {ex} has no written solution (**Solution {ex}.** …)"
@@ -55,33 +57,40 @@ def test_every_exercise_has_stub_solution_and_check() -> None:
         assert any(f"#### Exercise {ex} · " in t for t in parts.get("text-statement", [])), (
             f"exercise {ex} has no statement (#### Exercise {ex} · Title)"
         )
+        assert any(f'passed("{ex}")' in t for t in parts["tests"]), f"{ex}: tests end with passed()"
 
 
-def test_every_exercise_has_a_checker_and_vice_versa() -> None:
-    assert set(EXERCISES) == set(exercises()), (
-        "exercises in notebooks and registered checkers differ"
-    )
-
-
-def _run(cells: list[str]) -> None:
+def _run(cells: list[str]) -> dict:
     namespace: dict = {"__name__": "__exercise__"}
     for code in cells:
         exec(compile(code, "<exercise cell>", "exec"), namespace)
+    return namespace
 
 
 @pytest.mark.parametrize("exercise", sorted(EXERCISES))
-def test_stub_fails_its_check(exercise: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stub_is_open_and_fails_the_teachers_tests(
+    exercise: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     parts = EXERCISES[exercise]
-    monkeypatch.setenv("KEXUE_STRICT_CHECKS", "1")  # a check that is not right raises
+    monkeypatch.setenv("KEXUE_STRICT_CHECKS", "1")  # an open or wrong answer raises
     with pytest.raises(NotYetRight):
         _run(parts["stub"] + parts["check"])
+    monkeypatch.delenv("KEXUE_STRICT_CHECKS")
+    with pytest.raises((AssertionError, NotImplementedError, TypeError)):
+        _run(parts["stub"] + parts["tests"])
 
 
 @pytest.mark.parametrize("exercise", sorted(EXERCISES))
-def test_solution_passes_its_check(exercise: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_solution_passes_the_check_and_the_teachers_tests(
+    exercise: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     parts = EXERCISES[exercise]
-    _run(parts["stub"] + parts["solution"] + parts["check"])
-    assert f"✓ Exercise {exercise}: correct." in capsys.readouterr().out
+    _run(parts["stub"] + parts["solution"] + parts["check"] + parts["tests"])
+    out = capsys.readouterr().out
+    exact = any("fingerprint=" in c for c in parts["check"])
+    verdict = "correct." if exact else "answered."
+    assert f"Exercise {exercise}: {verdict}" in out, out
+    assert f"✓ Exercise {exercise}: passes the teacher's tests." in out, out
 
 
 def test_student_edition_drops_solutions_and_keeps_stubs_and_checks() -> None:
@@ -89,7 +98,8 @@ def test_student_edition_drops_solutions_and_keeps_stubs_and_checks() -> None:
         nb = json.loads(nb_path.read_text(encoding="utf-8"))
         student = book.student_version(nb)
         roles = [book.cell_role(c)[1] for c in student["cells"]]
-        assert "solution" not in roles
+        assert "solution" not in roles and "tests" not in roles
+        assert not any(c["metadata"].get("kexue", {}).get("reveals") for c in student["cells"])
         assert roles.count("stub") == [book.cell_role(c)[1] for c in nb["cells"]].count("stub")
         assert roles.count("check") == [book.cell_role(c)[1] for c in nb["cells"]].count("check")
         assert not any("{solution}" in "".join(c["source"]) for c in student["cells"])
@@ -110,7 +120,7 @@ def test_a_student_notebook_runs_all_with_every_stub_open(monkeypatch: pytest.Mo
     client.execute()  # raises CellExecutionError if any cell fails
     last = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     checks = sum(book.cell_role(c)[1] == "check" for c in nb.cells)
-    assert f"Exercises checked: {checks}" in last and "right 0" in last, last
+    assert f"Exercises checked: {checks}" in last and "right 0 · answered" in last, last
 
 
 def test_stored_exercises_are_plain_markdown_and_the_book_dresses_them() -> None:
@@ -123,4 +133,66 @@ def test_stored_exercises_are_plain_markdown_and_the_book_dresses_them() -> None
         n = sum(book.cell_role(c)[1] == "statement" for c in nb["cells"])
         assert boxes.count("```{exercise}") == n and boxes.count("````{solution}") == n
         removed = [c for c in dressed["cells"] if "remove-cell" in c["metadata"].get("tags", [])]
-        assert all(book.cell_role(c)[1] == "solution" for c in removed) and removed
+        assert all(book.cell_role(c)[1] in ("solution", "tests") for c in removed) and removed
+
+
+def _answer_name(stub: str) -> str:
+    import ast
+
+    for node in ast.parse(stub).body:
+        if isinstance(node, (ast.Assign, ast.FunctionDef)):
+            return node.name if isinstance(node, ast.FunctionDef) else node.targets[0].id
+    raise AssertionError(f"the stub assigns or defines nothing:\n{stub}")
+
+
+def _giveaways(value: object, solution_code: list[str]) -> set[str]:
+    """Texts that would give ``value`` away: its SymPy and LaTeX forms, its first 4 digits."""
+    import sympy as sp
+
+    found: set[str] = set()
+    if callable(value):  # a reference implementation: its distinctive lines
+        for line in "\n".join(solution_code).splitlines():
+            line = line.strip()
+            if len(line) > 24 and not line.startswith(("import", "from", "def ", "#", "return")):
+                found.add(line)
+        return found
+    try:
+        expr = sp.nsimplify(value) if isinstance(value, float) else sp.sympify(value)
+    except (sp.SympifyError, TypeError, ValueError):
+        return found
+    if not isinstance(value, float):
+        found |= {t for t in (sp.sstr(expr), sp.latex(expr)) if len(t) >= 5}
+    try:
+        digits = f"{abs(float(expr)):.4g}"
+    except TypeError:
+        return found
+    if sum(ch.isdigit() for ch in digits.lstrip("0.").split("e")[0]) >= 3:
+        found.add(digits)
+    return found
+
+
+PACKAGE_TEXT = "\n".join(
+    p.read_text(encoding="utf-8")
+    for p in (ROOT / "kexue_lab").rglob("*")
+    if p.suffix in {".py", ".json"}
+)
+
+
+@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+def test_neither_the_student_edition_nor_the_package_gives_the_answer_away(exercise: str) -> None:
+    parts = EXERCISES[exercise]
+    if parts.get("practice"):
+        pytest.skip(f"{exercise} is ungraded practice")
+    value = _run(parts["stub"] + parts["solution"])[_answer_name(parts["stub"][0])]
+    chapter = next(
+        p
+        for p in book.chapter_notebooks()
+        if p.name.startswith(f"{int(exercise.split('.')[0]):02d}-")
+    )
+    student = book.student_version(json.loads(chapter.read_text(encoding="utf-8")))
+    text = "\n".join("".join(c["source"]) for c in student["cells"])
+    for needle in _giveaways(value, parts["solution"]):
+        assert needle not in text, f"the student edition of {chapter.name} shows {needle!r}"
+        assert needle not in PACKAGE_TEXT, (
+            f"kexue_lab contains {needle!r}, the answer to {exercise}"
+        )

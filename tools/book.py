@@ -112,11 +112,19 @@ SUMMARY_CELLS = [
 ]
 
 
+def gives_away(cell: dict) -> bool:
+    """Whether the cell is a passage marked as giving an exercise's answer away."""
+    return bool(cell.get("metadata", {}).get("kexue", {}).get("reveals"))
+
+
 def student_version(nb: dict) -> dict:
-    """The notebook without solution cells (code and text); stubs and checks stay, and the
-    notebook ends with a summary of the exercises (answered, right, open)."""
+    """The notebook without solutions, teacher's tests and passages that give answers away
+    (``{"kexue": {"reveals": "16.3"}}``); stubs and public checks stay, and the notebook ends
+    with a summary of the exercises (right, answered, open)."""
     out = dict(nb)
-    out["cells"] = [c for c in nb["cells"] if cell_role(c)[1] != "solution"]
+    out["cells"] = [
+        c for c in nb["cells"] if cell_role(c)[1] not in ("solution", "tests") and not gives_away(c)
+    ]
     if any(cell_role(c)[1] == "check" for c in out["cells"]):
         out["cells"] = out["cells"] + json.loads(json.dumps(SUMMARY_CELLS))
     return out
@@ -145,6 +153,9 @@ def dress_exercises(nb: dict, chapter: str) -> dict:
     cells = out["cells"]
     for i, cell in enumerate(cells):
         exercise, role = cell_role(cell)
+        if role == "tests":  # the teacher's tests run (the book proves its solutions) unseen
+            meta = cell.setdefault("metadata", {})
+            meta["tags"] = sorted({*meta.get("tags", []), "remove-cell"})
         if not exercise or cell["cell_type"] != "markdown":
             continue
         label = f"ex-{chapter}-{exercise.split('.')[1]}"
