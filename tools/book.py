@@ -3,6 +3,8 @@
     python tools/book.py build [--strict] [--jobs N]   # the book  -> _build/html/index.html
     python tools/book.py student                       # student notebooks -> _build/student/
     python tools/book.py check-clean                   # fail if a notebook in git holds outputs
+    python tools/book.py assign NN … --out COURSE      # an nbgrader assignment (tools/assign.py)
+    python tools/book.py mark COURSE                   # autograde it -> COURSE/scores-*.csv
     python tools/book.py full NN [NN …]                # full profiles, no kernel (GPU machine)
     python tools/book.py seeds NN [NN …] --seeds 0 1 2 3 4   # claims at every seed?
 
@@ -21,7 +23,8 @@ never receive outputs:
 4. **render**: ``jupyter-book build`` the staged copy (``-W --keep-going`` with
    ``--strict``) and copy the HTML to ``_build/html``.
 
-``student`` stages a copy without the solution cells (see ``kexue_lab.exercises``),
+``student`` stages a copy without solutions, teacher's tests and answer-giving passages (see
+``kexue_lab.exercises``),
 keeps stubs and checks, adds an exercise summary at the end, and writes the notebooks to
 ``_build/student/notebooks`` for handing out (no HTML: a student site without outputs would
 show less than the book).
@@ -110,6 +113,19 @@ SUMMARY_CELLS = [
         "source": ["from kexue_lab.exercises import summary\n", "\n", "summary()"],
     },
 ]
+
+
+COLAB_LINK = re.compile(
+    r"\[Open in Colab\]\(https://colab\.research\.google\.com/github/[^)]*?(\d\d-[\w-]+\.ipynb)\)"
+)
+
+
+def student_links(text: str, colab_base: str | None) -> str:
+    """``text`` with every "Open in Colab" link pointing at ``colab_base``/NN-slug.ipynb, or,
+    without a base, replaced by a note (the book's own link opens the notebook with solutions)."""
+    if colab_base:
+        return COLAB_LINK.sub(lambda m: f"[Open in Colab]({colab_base.rstrip('/')}/{m[1]})", text)
+    return COLAB_LINK.sub("open this notebook from where your teacher shared it", text)
 
 
 def gives_away(cell: dict) -> bool:
@@ -488,8 +504,41 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument(
         "--html", default=str(BUILD / "html"), help="where the HTML goes (default _build/html)"
     )
-    sub.add_parser("student", help="the student edition: solutions removed, stubs and checks kept")
+    st = sub.add_parser(
+        "student", help="the student edition: solutions removed, stubs and checks kept"
+    )
+    st.add_argument(
+        "--colab-base",
+        default="",
+        help="where the student notebooks are published (their Open-in-Colab links point "
+        "there; without it the links are replaced by a note)",
+    )
     sub.add_parser("check-clean", help="fail if a notebook holds stored outputs")
+    a = sub.add_parser("assign", help="an nbgrader assignment from chapters (see tools/assign.py)")
+    a.add_argument("chapters", nargs="+", help="chapter numbers, e.g. 16 12")
+    a.add_argument("--out", required=True, help="the nbgrader course folder to write")
+    a.add_argument(
+        "--name", default="assignment", help="the assignment's name (default assignment)"
+    )
+    a.add_argument(
+        "--exercises", default="", help="comma-separated exercises (default: all graded)"
+    )
+    a.add_argument("--points", type=float, default=1.0, help="points per exercise (default 1)")
+    a.add_argument(
+        "--points-for", default="", help="overrides, e.g. 16.3=3,12.2=2 (exercise=points)"
+    )
+    a.add_argument(
+        "--exercises-only", action="store_true", help="only the title, setup and exercise cells"
+    )
+    a.add_argument(
+        "--colab-base",
+        default="",
+        help="where the released notebooks are published, e.g. "
+        "https://colab.research.google.com/github/ORG/REPO/blob/BRANCH/FOLDER",
+    )
+    m = sub.add_parser("mark", help="autograde the submissions, write scores-<name>.csv")
+    m.add_argument("course", help="the course folder written by assign")
+    m.add_argument("--name", default="assignment", help="the assignment's name")
     sub.add_parser(
         "full", help="run chapters' full profile without a kernel (see tools/fullrun.py)"
     )
@@ -497,6 +546,27 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "check-clean":
         check_clean()
+    elif args.command in ("assign", "mark"):
+        import assign
+
+        if args.command == "mark":
+            log(f"scores: {assign.mark(Path(args.course).resolve(), args.name)}")
+            return
+        overrides = {}
+        for item in filter(None, args.points_for.split(",")):
+            ex, _, pts = item.partition("=")
+            overrides[ex.strip()] = float(pts)
+        release = assign.build(
+            args.chapters,
+            Path(args.out).resolve(),
+            name=args.name,
+            exercises=[e.strip() for e in args.exercises.split(",") if e.strip()] or None,
+            default_points=args.points,
+            points_for=overrides,
+            exercises_only=args.exercises_only,
+            colab_base=args.colab_base or None,
+        )
+        log(f"students' notebooks: {release}")
     elif args.command == "build":
         t0 = time.perf_counter()
         dest = Path(args.stage).resolve()
@@ -518,6 +588,11 @@ def main(argv: list[str] | None = None) -> None:
         import nbformat
 
         for nb in out.rglob("*.ipynb"):  # valid notebooks, ready to open in Jupyter or Colab
+            base = args.colab_base.rstrip("/")
+            part_base = f"{base}/{nb.parent.name}" if base else None
+            nb.write_text(
+                student_links(nb.read_text(encoding="utf-8"), part_base), encoding="utf-8"
+            )
             nbformat.validate(nbformat.read(nb, as_version=4))
         log(f"student notebooks: {out} (no solutions; each ends with an exercise summary)")
 
