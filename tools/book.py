@@ -180,8 +180,9 @@ def dress_exercises(nb: dict, chapter: str) -> dict:
             if match is None:
                 raise SystemExit(f"exercise {exercise}: the statement must start '#### Exercise'")
             head = _text(cell)[: match.start()]
+            practice = " (practice, ungraded)" if cell["metadata"]["kexue"].get("practice") else ""
             box = (
-                f"```{{exercise}} {match['num']} · {match['title']}\n:label: {label}\n"
+                f"```{{exercise}} {match['num']} · {match['title']}{practice}\n:label: {label}\n"
                 f":nonumber:\n{match['body'].rstrip()}\n```"
             )
             cell["source"] = head + box
