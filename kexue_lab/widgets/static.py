@@ -78,8 +78,9 @@ _STATIC_TEMPLATE = """<div class="kx-explore" id="{uid}">{title}
     D.panels.forEach(function(p, i) {{
       var s = i ? String(i + 1) : "", w = 1 / n;
       var gap = 0.06, lo = i * w + (i ? gap : 0), hi = (i + 1) * w - (i < n - 1 ? gap : 0);
+      // x axis type "-": plotly picks linear for numbers and category for text (bar labels)
       layout["xaxis" + s] = {{domain: [lo, hi], title: {{text: p.xlabel}},
-                             type: p.xlog ? "log" : "linear", anchor: "y" + s}};
+                             type: p.xlog ? "log" : "-", anchor: "y" + s}};
       layout["yaxis" + s] = {{title: {{text: p.ylabel}}, type: p.ylog ? "log" : "linear",
                              anchor: "x" + s}};
       if (f[3][i]) layout["yaxis" + s].range = p.ylog ? f[3][i].map(Math.log10) : f[3][i];
