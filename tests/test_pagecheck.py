@@ -52,6 +52,13 @@ def test_the_two_broken_formulas_are_caught(tmp_path):
         assert any("unrendered math" in p for p in problems), problems
 
 
+def test_a_mathjax_error_is_caught(tmp_path):
+    # chapter 06 eq. (13): a \\tag in a display that Sphinx wraps in split
+    body = '<mjx-container><mjx-merror data-mjx-error="\\tag not allowed in split environment">'
+    problems = _problems(tmp_path, body + "x</mjx-merror></mjx-container>")
+    assert any("MathJax error: \\tag not allowed" in p for p in problems), problems
+
+
 def test_cut_lines_and_wide_tables_are_caught(tmp_path):
     long_output = (
         '<div class="cell_output"><pre style="overflow:auto">' + "x" * 400 + "</pre></div>"

@@ -63,6 +63,11 @@ setTimeout(function () {{
                     + tex(el).replace(/\\s+/g, " ").slice(0, 120));
     }}
   }});
+  // a formula MathJax could not typeset shows its error message in place of the math
+  doc.querySelectorAll("mjx-merror").forEach(function (el) {{
+    var why = el.getAttribute("data-mjx-error") || el.textContent;
+    problems.push("MathJax error: " + why.slice(0, 120));
+  }});
   doc.querySelectorAll(".kx-plot").forEach(function (el, i) {{
     if (!el.querySelector("svg")) problems.push("exploration " + (i + 1) + " drew no chart");
   }});
