@@ -1,0 +1,1 @@
+"""Part I: foundations, maximum likelihood and EM (chapters 01–02)."""
