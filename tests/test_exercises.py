@@ -133,7 +133,9 @@ def test_stored_exercises_are_plain_markdown_and_the_book_dresses_them() -> None
         n = sum(book.cell_role(c)[1] == "statement" for c in nb["cells"])
         assert boxes.count("```{exercise}") == n and boxes.count("````{solution}") == n
         removed = [c for c in dressed["cells"] if "remove-cell" in c["metadata"].get("tags", [])]
-        assert all(book.cell_role(c)[1] in ("solution", "tests") for c in removed) and removed
+        assert all(book.cell_role(c)[1] == "solution" for c in removed) and removed
+        verdicts = [c for c in dressed["cells"] if "remove-input" in c["metadata"].get("tags", [])]
+        assert {book.cell_role(c)[1] for c in verdicts} == {"tests"}
 
 
 def _answer_name(stub: str) -> str:

@@ -169,9 +169,9 @@ def dress_exercises(nb: dict, chapter: str) -> dict:
     cells = out["cells"]
     for i, cell in enumerate(cells):
         exercise, role = cell_role(cell)
-        if role == "tests":  # the teacher's tests run (the book proves its solutions) unseen
+        if role == "tests":  # the teacher's tests run unseen; their verdict line shows
             meta = cell.setdefault("metadata", {})
-            meta["tags"] = sorted({*meta.get("tags", []), "remove-cell"})
+            meta["tags"] = sorted({*meta.get("tags", []), "remove-input"})
         if not exercise or cell["cell_type"] != "markdown":
             continue
         label = f"ex-{chapter}-{exercise.split('.')[1]}"
