@@ -1,7 +1,8 @@
-"""Measure, don't guess: notebook smoke times and VectorQuantizer throughput.
+"""Measure, don't guess: notebook smoke times, VectorQuantizer and k-NN entropy throughput.
 
-    python tools/benchmark.py                 # both parts
+    python tools/benchmark.py                 # all three parts
     python tools/benchmark.py --vq-only       # only the VectorQuantizer comparison
+    python tools/benchmark.py --knn-only      # only the k-NN entropy comparison
     python tools/benchmark.py --notebooks-only
 
 1. **Notebooks**: executes every chapter once, one at a time, as CI does (smoke profile,
@@ -10,6 +11,11 @@
    ``kexue_lab.generative.vq.VectorQuantizer`` next to a straightforward reference written
    the obvious way (broadcast differences, squared norm, argmin, gather), in the same run,
    on the same inputs, after checking that both give the same codes, output and loss.
+3. **k-NN entropy**: ``kexue_lab.generative.eae.knn_entropy`` (brute force: the distance
+   matrix by one matrix product per chunk of rows, then ``argmin``/``topk``) next to the same
+   Kozachenko–Leonenko estimate from ``scipy.spatial.cKDTree`` + ``scipy.special.digamma``,
+   for N in (1000, 5000, 20000) and d in (2, 8, 32), float64, after checking that both give
+   the same value (on a GPU only ours is timed; the k-d tree is CPU-only).
 
 This is a benchmark, not a test: it asserts nothing about speed.
 """
@@ -94,24 +100,60 @@ def vq_benchmark(device: torch.device, n: int, dim: int, num_codes: int, repeats
     }
 
 
+def reference_knn_entropy(z, k: int = 1) -> float:
+    """Kozachenko–Leonenko with a k-d tree: ψ(N) − ψ(k) + log V_d + (d/N) Σ log r_i."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+    from scipy.special import digamma, gammaln
+
+    n, d = z.shape
+    dist, _ = cKDTree(z).query(z, k=k + 1)
+    log_vd = 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1)
+    return float(digamma(n) - digamma(k) + log_vd + d * np.mean(np.log(dist[:, k])))
+
+
+def knn_benchmark(device: torch.device, n: int, dim: int, k: int = 1) -> dict:
+    from kexue_lab.generative.eae import knn_entropy
+
+    torch.manual_seed(0)
+    z = torch.randn(n, dim, dtype=torch.float64, device=device)
+    z_np = z.cpu().numpy()
+    gap = abs(float(knn_entropy(z, k)) - reference_knn_entropy(z_np, k))
+    repeats = 3 if n <= 5000 else 1
+    ref_fn = (lambda: reference_knn_entropy(z_np, k)) if device.type == "cpu" else None
+    t_ours = _time(lambda: knn_entropy(z, k), repeats, device)
+    t_ref = _time(ref_fn, repeats, device) if ref_fn else float("nan")
+    return {
+        "device": torch.cuda.get_device_name(0)
+        if device.type == "cuda"
+        else f"cpu ({torch.get_num_threads()} threads)",
+        "n": n,
+        "dim": dim,
+        "k": k,
+        "ours_seconds": t_ours,
+        "ckdtree_seconds": t_ref,
+        "speedup": t_ref / t_ours,
+        "abs_gap": gap,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--vq-only", action="store_true")
+    ap.add_argument("--knn-only", action="store_true")
     ap.add_argument("--notebooks-only", action="store_true")
     ap.add_argument("--out", default="_build/benchmark.json")
     args = ap.parse_args()
     report: dict = {}
-    if not args.vq_only:
+    if not (args.vq_only or args.knn_only):
         stage = book.ROOT / "_stage_bench"
         book.stage(stage)
         report["notebooks_smoke_seconds"] = book.execute(stage, jobs=1)
-    if not args.notebooks_only:
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    if not (args.notebooks_only or args.knn_only):
         rows = []
-        devices = [torch.device("cpu")] + (
-            [torch.device("cuda")] if torch.cuda.is_available() else []
-        )
         for device in devices:
             for n, dim, k in [(4096, 64, 512), (16384, 64, 512)] + (
                 [(65536, 64, 512), (262144, 64, 1024)] if device.type == "cuda" else []
@@ -126,6 +168,22 @@ def main() -> None:
             print(
                 f"{r['device']:<28}{r['n']:>8}{r['dim']:>5}{r['num_codes']:>6}{r['ours_vectors_per_s']:>14.3g}"
                 f"{r['reference_vectors_per_s']:>17.3g}{r['speedup']:>9.1f}×{r['same_codes_fraction']:>12.4f}"
+            )
+    if not (args.notebooks_only or args.vq_only):
+        rows = []
+        for device in devices:
+            for n in (1000, 5000, 20000):
+                for dim in (2, 8, 32):
+                    rows.append(knn_benchmark(device, n, dim))
+        report["knn_entropy"] = rows
+        print(
+            f"\n{'device':<28}{'N':>7}{'d':>4}{'ours s':>11}{'cKDTree s':>11}"
+            f"{'speed-up':>10}{'|gap|':>10}"
+        )
+        for r in rows:
+            print(
+                f"{r['device']:<28}{r['n']:>7}{r['dim']:>4}{r['ours_seconds']:>11.3g}"
+                f"{r['ckdtree_seconds']:>11.3g}{r['speedup']:>9.2f}×{r['abs_gap']:>10.1e}"
             )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
