@@ -85,9 +85,7 @@ def vq_benchmark(device: torch.device, n: int, dim: int, num_codes: int, repeats
         fn()
     t_ours, t_ref = _time(ours, repeats, device), _time(ref, repeats, device)
     return {
-        "device": torch.cuda.get_device_name(0)
-        if device.type == "cuda"
-        else f"cpu ({torch.get_num_threads()} threads)",
+        "device": _device_label(device),
         "n": n,
         "dim": dim,
         "num_codes": num_codes,
@@ -98,6 +96,13 @@ def vq_benchmark(device: torch.device, n: int, dim: int, num_codes: int, repeats
         "max_abs_diff_z_q": max_dz,
         "loss_gap": loss_gap,
     }
+
+
+def _device_label(device: torch.device) -> str:
+    """The GPU's name, or the CPU and its thread count (what a timing was measured on)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def reference_knn_entropy(z, k: int = 1) -> float:
@@ -124,9 +129,7 @@ def knn_benchmark(device: torch.device, n: int, dim: int, k: int = 1) -> dict:
     t_ours = _time(lambda: knn_entropy(z, k), repeats, device)
     t_ref = _time(ref_fn, repeats, device) if ref_fn else float("nan")
     return {
-        "device": torch.cuda.get_device_name(0)
-        if device.type == "cuda"
-        else f"cpu ({torch.get_num_threads()} threads)",
+        "device": _device_label(device),
         "n": n,
         "dim": dim,
         "k": k,
