@@ -90,14 +90,26 @@ def mlp(
 
 
 def input_gradient_norm(
-    f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, create_graph: bool = False
-) -> torch.Tensor:
+    f: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    *,
+    create_graph: bool = False,
+    keep_input_graph: bool = False,
+    return_output: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """‖∇ₓ f(x_i)‖₂ for every sample i of the batch ``x`` (shape (N, …) → (N,)).
 
     ``f`` maps the batch to one score per sample (shape (N,) or (N, 1)); samples must
     not interact inside ``f`` (no BatchNorm in training mode), so that the gradient of
     Σᵢ f(xᵢ) with respect to xᵢ is ∇f(xᵢ). ``create_graph=True`` keeps the graph, so a
     penalty built from the norm can be trained through (gradient penalties, R1).
+
+    By default ``x`` is detached first (a penalty at real or interpolated points needs no
+    path back to whatever made ``x``). ``keep_input_graph=True`` differentiates at ``x``
+    itself, so with ``create_graph=True`` the norm stays a function of ``x`` and a
+    generator that produced ``x`` trains through it (gradient-normalised critics,
+    chapter 10). ``return_output=True`` returns ``(norm, f(x))`` with ``f(x)`` flattened to
+    shape (N,), so a caller needing both evaluates ``f`` once.
     """
     if not torch.is_tensor(x) or not x.is_floating_point() or x.ndim < 1 or len(x) == 0:
         raise TypeError(
@@ -106,7 +118,8 @@ def input_gradient_norm(
         )
     if not callable(f):
         raise TypeError(f"f must be callable (a model or function), got {f!r}")
-    x = x.detach().requires_grad_(True)
+    if not (keep_input_graph and x.requires_grad):
+        x = x.detach().requires_grad_(True)
     out = f(x)
     if not torch.is_tensor(out) or out.shape[0] != len(x) or out.numel() != len(x):
         raise ValueError(
@@ -114,4 +127,5 @@ def input_gradient_norm(
             f"{tuple(getattr(out, 'shape', ()))}"
         )
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
-    return grad.reshape(len(x), -1).norm(dim=1)
+    norm = grad.reshape(len(x), -1).norm(dim=1)
+    return (norm, out.reshape(len(x))) if return_output else norm

@@ -54,6 +54,60 @@ def use_style() -> None:
     mpl.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
 
 
+#: CJK families tried in order by :func:`use_cjk_font` (simplified Chinese first)
+CJK_FAMILIES: tuple[str, ...] = (
+    "Noto Sans CJK SC",
+    "Noto Serif CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Noto Sans CJK JP",
+)
+
+
+def use_cjk_font() -> str | None:
+    """Let figures draw Chinese characters (chapter 05's poems); returns the family used.
+
+    Looks for an installed CJK font (Debian/Ubuntu ``fonts-noto-cjk``, which the book's
+    setup installs, or a system font on Windows/macOS), registers it with matplotlib when
+    its font cache predates the install, and appends it to the sans-serif fallback list:
+    Latin text keeps the book's font and only missing glyphs come from the CJK one. With
+    no CJK font it warns, naming the package to install (on Colab:
+    ``!apt-get -qq install fonts-noto-cjk``), and returns ``None``; figures then show boxes
+    in place of the characters, nothing fails.
+    """
+    import warnings
+
+    import matplotlib as mpl
+    from matplotlib import font_manager as fm
+
+    def installed() -> set[str]:
+        return {f.name for f in fm.fontManager.ttflist}
+
+    names = installed()
+    if not any(family in names for family in CJK_FAMILIES):
+        for path in fm.findSystemFonts():
+            if "cjk" in path.lower() or "wqy" in path.lower():
+                fm.fontManager.addfont(path)
+        names = installed()
+    family = next((f for f in CJK_FAMILIES if f in names), None)
+    if family is None:
+        warnings.warn(
+            "no CJK font found, so Chinese characters in figures will show as boxes; "
+            "install one (Debian/Ubuntu/Colab: apt-get install fonts-noto-cjk) and rerun",
+            stacklevel=2,
+        )
+        return None
+    # an explicit family list makes matplotlib (≥ 3.6) fall back glyph by glyph
+    fallback = [f for f in mpl.rcParams["font.sans-serif"] if f != family]
+    mpl.rcParams["font.sans-serif"] = [fallback[0], family, *fallback[1:]]
+    mpl.rcParams["font.family"] = [fallback[0], family]
+    return family
+
+
 def figure(
     nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kwargs: Any
 ) -> Any:

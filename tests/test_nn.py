@@ -81,6 +81,23 @@ def test_input_gradient_norm_can_be_trained_through():
     assert all(m.weight.grad is not None for m in model if isinstance(m, torch.nn.Linear))
 
 
+def test_input_gradient_norm_keeps_the_input_graph_on_request():
+    # x = a·s, f(x) = Σ x³: ‖∇ₓf‖ = 3‖x²‖, so d/da of Σ‖∇ₓf‖ = Σ 6a‖s²‖ (the Hessian path)
+    a = torch.tensor(0.7, requires_grad=True)
+    s = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
+    x = a * s
+    norm, out = input_gradient_norm(
+        lambda t: (t**3).sum(1), x, create_graph=True, keep_input_graph=True, return_output=True
+    )
+    assert torch.allclose(out, (x**3).sum(1))
+    (da,) = torch.autograd.grad(norm.sum(), a)
+    assert torch.allclose(da, (6 * a * (s**2).norm(dim=1)).sum().detach())
+    # by default x is detached: the norm has no path back to a
+    detached = input_gradient_norm(lambda t: (t**3).sum(1), a * s, create_graph=True)
+    (none,) = torch.autograd.grad(detached.sum(), a, allow_unused=True)
+    assert none is None
+
+
 def test_input_gradient_norm_bad_input():
     with pytest.raises(TypeError, match="x"):
         input_gradient_norm(lambda t: t.sum(1), torch.ones(3, 2, dtype=torch.long))

@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import matplotlib
 import numpy as np
@@ -20,6 +21,23 @@ def test_image_grid_shapes(shape):
     ax = plot.image_grid(torch.rand(shape), ncols=3, title="x")
     assert ax.get_title() == "x"
     assert ax.images[0].get_array().shape[:2] == (2 * 9 + 1, 3 * 9 + 1)
+
+
+def test_cjk_font_draws_chinese_without_missing_glyphs(recwarn):
+    import matplotlib.pyplot as plt
+
+    family = plot.use_cjk_font()
+    if family is None:  # no CJK font on this machine: a warning, not a failure
+        assert any("fonts-noto-cjk" in str(w.message) for w in recwarn)
+        pytest.skip("no CJK font installed")
+    assert family in plot.CJK_FAMILIES
+    assert family in matplotlib.rcParams["font.sans-serif"]
+    fig, ax = plt.subplots()
+    ax.set_title("床前明月光 moonlight")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph … missing from font(s)" would raise here
+        fig.canvas.draw()
+    plt.close(fig)
 
 
 def test_image_grid_errors():

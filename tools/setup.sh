@@ -23,6 +23,11 @@ if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id 
   echo "[setup] installing chromium and fonts-noto-cjk (page checks)"
   (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null 2>&1 \
     || echo "[setup] could not install chromium: the page check will be skipped"
+elif ! fc-list :lang=zh 2>/dev/null | grep -q . && command -v apt-get >/dev/null \
+  && [ "$(id -u)" = 0 ]; then
+  echo "[setup] installing fonts-noto-cjk (Chinese in pages and figures)"
+  (apt-get update -qq && apt-get install -y -qq fonts-noto-cjk) >/dev/null 2>&1 \
+    || echo "[setup] could not install fonts-noto-cjk: Chinese in figures will show as boxes"
 fi
 if [ -d .git ] && command -v git >/dev/null; then
   nbstripout --install --attributes .gitattributes >/dev/null 2>&1 || true

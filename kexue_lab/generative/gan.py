@@ -104,19 +104,11 @@ def normalized_critic(
     eps = _validate.positive("eps", eps)
     x = _batch("x", x)
     scored = _one_score_per_sample(_critic(D), len(x))
-    # input_gradient_norm differentiates at a detached copy t of x; evaluating D at
-    # t + (x − sg[x]) has the same value and the same ∇ but reattaches the result (D and g)
-    # to x's graph, so ∂D̂/∂x includes the path through g (the Hessian of D).
-    shift = x - x.detach()
-    kept: list[torch.Tensor] = []
-
-    def at_x(t: torch.Tensor) -> torch.Tensor:
-        out = scored(t + shift)
-        kept.append(out)
-        return out
-
-    g = input_gradient_norm(at_x, x, create_graph=True)
-    d = kept[-1].reshape(len(x))
+    # keep_input_graph: differentiate at x itself, so that D̂ stays a function of x (the
+    # path through g, the Hessian of D, included) and a generator trains through it.
+    g, d = input_gradient_norm(
+        scored, x, create_graph=True, keep_input_graph=True, return_output=True
+    )
     if mode == "gn":
         return d / (g + d.abs())
     return d * g / (g.square() + eps)
