@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from .. import _validate
+from ..maths.entropy import kl_discrete
 
 __all__ = ["ModeCoverage", "grid_centers", "mode_coverage", "ring_centers", "sample_mixture"]
 
@@ -111,8 +112,7 @@ def mode_coverage(
     if total == 0:
         kl = math.inf
     else:
-        p = counts.double() / total
-        nz = p > 0
-        kl = float((p[nz] * (p[nz] * len(c)).log()).sum())
+        uniform = torch.full((len(c),), 1 / len(c), dtype=torch.float64)
+        kl = float(kl_discrete(counts.double().cpu() / total, uniform))
     covered = int((counts >= min_fraction * len(x)).sum())
     return ModeCoverage(covered, len(c), float(good.double().mean()), kl, counts.cpu())
