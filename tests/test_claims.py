@@ -109,6 +109,8 @@ def test_arrays_are_checked_element_by_element_and_the_worst_is_named():
     assert "worst at index 2" in ledger.claims[-1].ours
     with pytest.raises(ClaimError, match=r"index 1.*got 2\.5"):
         ledger.approx("far", [1.0, 2.5, 3.0], [1.0, 2.0, 3.0], atol=0.1, source="ours")
+    ledger.approx("2-D", np.eye(2) + 0.1, np.eye(2), atol=0.5, source="ours")
+    assert "worst at index (0, 0)" in ledger.claims[-1].ours  # no np.int64(0) in the text
     ledger.bound("all below", torch.tensor([0.1, 0.4]), "<", 0.5, source="ours")
     assert "index 1" in ledger.claims[-1].ours  # the one nearest the bound
     with pytest.raises(ClaimError, match=r"got 0\.7 at index 2"):

@@ -106,7 +106,10 @@ def _as_float(name: str, value: Any) -> float:
 
 
 def _where(index: tuple[int, ...], size: int) -> str:
-    return "" if size == 1 else f" at index {index if len(index) > 1 else index[0]}"
+    if size == 1:
+        return ""
+    plain = tuple(int(i) for i in index)  # numpy integers would print as np.int64(3)
+    return f" at index {plain if len(plain) > 1 else plain[0]}"
 
 
 def _require_text(name: str, value: Any) -> None:
