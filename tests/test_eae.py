@@ -116,3 +116,100 @@ def test_log_unit_ball_volume_known_values():
 def test_knn_entropy_bad_input(z, k, error, match):
     with pytest.raises(error, match=match):
         knn_entropy(z, k=k)
+
+
+# --- the model, the loss and the Fréchet distance -------------------------------------------
+
+from scipy.linalg import sqrtm  # noqa: E402
+
+from kexue_lab.generative.eae import EAE, eae_loss, frechet_distance  # noqa: E402
+
+
+def test_eae_codes_are_batch_standardised_and_decoded_to_pixels():
+    torch.manual_seed(0)
+    model = EAE(12, code_dim=3, hidden=(8,))
+    x = torch.rand(64, 3, 2, 2)  # flattened to 12 values per sample
+    with torch.no_grad():
+        xhat, z = model(x)
+    assert xhat.shape == (64, 12) and z.shape == (64, 3)
+    assert float(z.mean(0).abs().max()) < 1e-6
+    raw = model.encoder(x.reshape(64, 12)).detach().var(0, unbiased=False)
+    want = raw / (raw + model.norm.eps)  # 1 up to BN's ε
+    assert torch.allclose(z.var(0, unbiased=False), want, rtol=1e-4)
+    assert float(xhat.min()) > 0 and float(xhat.max()) < 1
+    assert not any(p is model.norm.weight for p in model.parameters())
+    assert model.norm.weight is None and model.norm.bias is None  # affine=False
+    model.eval()
+    assert model.decode(torch.randn(5, 3)).shape == (5, 12)
+
+
+def test_eae_loss_is_reconstruction_minus_lambda_entropy():
+    torch.manual_seed(1)
+    model = EAE(6, code_dim=2, hidden=(5,))
+    x = torch.rand(40, 6, dtype=torch.float64)
+    model.double()
+    loss, parts = eae_loss(0.7, k=2)(model, x, None)
+    xhat, z = model(x)
+    rec = ((xhat - x) ** 2).sum(1).mean()
+    ref_h = reference_entropy(z.detach().numpy(), 2)
+    assert float(parts["rec"]) == pytest.approx(float(rec), rel=1e-12)
+    assert float(parts["entropy"]) == pytest.approx(ref_h, abs=1e-10)
+    assert float(loss) == pytest.approx(float(rec) - 0.7 * ref_h, abs=1e-10)
+    loss.backward()
+    assert all(p.grad is not None for p in model.encoder.parameters())
+    plain, _ = eae_loss(0.0)(model, x, None)
+    assert float(plain) == pytest.approx(float(rec), rel=1e-12)
+
+
+def test_entropy_term_pushes_codes_apart():
+    # one gradient step on −Ĥ alone increases the estimate (repulsion)
+    z = torch.randn(50, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    z.requires_grad_(True)
+    h0 = knn_entropy(z)
+    (g,) = torch.autograd.grad(h0, z)
+    assert float(knn_entropy(z.detach() + 1e-3 * g)) > float(h0)
+
+
+def _scipy_frechet(a, b):
+    ca, cb = (np.atleast_2d(np.cov(v, rowvar=False)) for v in (a, b))
+    root = sqrtm(ca @ cb).real
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * root))
+
+
+@pytest.mark.parametrize("n, d, shift", [(200, 3, 0.0), (500, 8, 0.5), (300, 1, 2.0)])
+def test_frechet_distance_matches_scipy_sqrtm(n, d, shift):
+    g = torch.Generator().manual_seed(n)
+    a = torch.randn(n, d, generator=g, dtype=torch.float64)
+    b = shift + torch.randn(n, d, generator=g, dtype=torch.float64) @ torch.randn(
+        d, d, generator=g, dtype=torch.float64
+    )
+    ours = frechet_distance(a, b)
+    assert ours == pytest.approx(_scipy_frechet(a.numpy(), b.numpy()), rel=1e-7, abs=1e-9)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: EAE(0), ValueError, "x_dim"),
+        (lambda: EAE(10, code_dim=2.5), TypeError, "code_dim"),
+        (lambda: EAE(10, hidden=(0,)), ValueError, "hidden"),
+        (lambda: EAE(10, momentum=2.0), ValueError, "momentum"),
+        (lambda: EAE(10, code_dim=2).encode(torch.rand(4, 9)), ValueError, "10 values"),
+        (lambda: EAE(10, code_dim=2).encode(torch.ones(4, 10, dtype=torch.long)), TypeError, "x"),
+        (lambda: EAE(10, code_dim=2).decode(torch.rand(4, 3)), ValueError, r"\(B, 2\)"),
+        (lambda: eae_loss(-1.0), ValueError, "lam"),
+        (lambda: eae_loss(1.0, k=0), ValueError, "k"),
+        (lambda: frechet_distance(np.zeros((5, 2)), torch.zeros(5, 2)), TypeError, "a must"),
+        (lambda: frechet_distance(torch.zeros(1, 2), torch.zeros(5, 2)), ValueError, "2 rows"),
+        (lambda: frechet_distance(torch.zeros(5, 2), torch.zeros(5, 3)), ValueError, "columns"),
+        (
+            lambda: frechet_distance(torch.zeros(5, 2), torch.full((5, 2), math.nan)),
+            ValueError,
+            "finite",
+        ),
+    ],
+)
+def test_model_loss_and_distance_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
