@@ -5,10 +5,13 @@
   weight initialiser, and biases at zero (chapters 12, 13, 14, 19 and later ones).
 * :func:`input_gradient_norm`: the per-sample norm ‖∇ₓ f(x)‖ of a scalar-valued
   network, the quantity behind gradient penalties, R1 and normalised critics.
+* :class:`StackedMLP`: S independent MLPs run as one batched module, one ``baddbmm`` per
+  layer, optionally spectrally normalised per member (chapters 10 and 11).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -129,3 +132,178 @@ def input_gradient_norm(
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
     norm = grad.reshape(len(x), -1).norm(dim=1)
     return (norm, out.reshape(len(x))) if return_output else norm
+
+
+#: the activations of :class:`StackedMLP`, applied to the stacked tensor (S, B, width)
+STACKED_ACTIVATIONS: tuple[str, ...] = ("relu", "leaky_relu", "tanh", "sigmoid", "linear")
+
+
+def _stacked_act(name: str, slope: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    return {
+        "relu": torch.relu,
+        "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, slope),
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        "linear": lambda t: t,
+    }[name]
+
+
+def _act_module(name: str, slope: float) -> torch.nn.Module:
+    if name == "leaky_relu":
+        return torch.nn.LeakyReLU(slope)
+    return ACTIVATIONS[name]()
+
+
+class StackedMLP(torch.nn.Module):
+    """S independent MLPs sizes[0] → … → sizes[−1], evaluated as one batched module.
+
+    Member s has its own weights W⁽ˡ⁾ₛ ∈ ℝ^{a×b} and biases b⁽ˡ⁾ₛ, and every layer is one
+    ``torch.baddbmm`` over the members:
+
+        h⁽ˡ⁺¹⁾ₛ = φ(h⁽ˡ⁾ₛ W⁽ˡ⁾ₛ / σ⁽ˡ⁾ₛ + b⁽ˡ⁾ₛ),   σ⁽ˡ⁾ₛ = σ_max(W⁽ˡ⁾ₛ) if ``spectral[s]`` else 1,
+
+    with φ = ``activation`` after every hidden layer and ``output`` after the last. The
+    members never interact: a loss that is a sum (or mean) of the members' losses gives each
+    member exactly the gradient of its own, and Adam steps element-wise, so one training run
+    trains S seeds at once (chapter 10: GN/GraN critics; chapter 11: R1 and spectral
+    normalisation). The input is either flat, (S·B, sizes[0]) with rows s·B … (s+1)·B − 1
+    for member s, returning (S·B, sizes[−1]) (so it works with ``gan_train.fit_gan``,
+    ``gan.normalized_critic`` and :func:`input_gradient_norm`), or stacked, (S, B, sizes[0])
+    → (S, B, sizes[−1]).
+
+    * ``seeds``: an int S draws the S members from torch's global generator (call
+      ``torch.manual_seed`` first); a sequence of S seeds draws member s from its own
+      generator seeded with ``seeds[s]`` alone, so equal seeds give equal members whatever
+      the other members are. Weights are uniform in ±1/√fan_in, like ``torch.nn.Linear``;
+      ``bias="zero"`` starts the biases at 0, as in :func:`mlp` (chapter 11), ``"uniform"``
+      draws them like ``torch.nn.Linear``, each layer's right after its weights (chapter 10).
+    * ``activation``, ``output``: ``"relu"``, ``"leaky_relu"`` (slope ``negative_slope``),
+      ``"tanh"``, ``"sigmoid"``, ``"linear"``.
+    * ``spectral[s]``: spectral normalisation of every layer of member s (Miyato et al.,
+      ICLR 2018): in training mode each forward pass runs one power iteration
+      ṽ ← Wũ/‖Wũ‖, ũ ← Wᵀṽ/‖Wᵀṽ‖ per member and layer with ũ carried over (a buffer), as
+      ``torch.nn.utils.parametrizations.spectral_norm`` does; eval mode freezes ũ. With
+      per-member seeds ũ starts random, drawn after the layer's weights and biases; with an
+      int count it starts at (1, …, 1)/√b, so that the global generator only draws weights
+      and biases (as consecutive ``torch.nn.Linear`` layers would).
+
+    :meth:`member` exports member s as a ``torch.nn.Sequential`` (with 1/σ baked into its
+    weights) and :meth:`sigma` gives the exact spectral norms of the effective weights.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        seeds: int | Sequence[int],
+        *,
+        activation: str = "relu",
+        negative_slope: float = 0.2,
+        output: str = "linear",
+        spectral: Sequence[bool] | None = None,
+        bias: str = "zero",
+    ) -> None:
+        super().__init__()
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
+            raise ValueError(f"sizes must be a sequence of at least 2 widths, got {sizes!r}")
+        self.sizes = [_validate.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
+        if isinstance(seeds, Sequence) and not isinstance(seeds, (str, bytes)):
+            if len(seeds) == 0:
+                raise ValueError("seeds must name at least one member, got an empty sequence")
+            gens: list[torch.Generator | None] = [
+                torch.Generator().manual_seed(_validate.non_negative_int(f"seeds[{s}]", v))
+                for s, v in enumerate(seeds)
+            ]
+        else:
+            gens = [None] * _validate.positive_int("seeds (a member count)", seeds)
+        m = len(gens)
+        self.activation = _validate.choice("activation", activation, STACKED_ACTIVATIONS)
+        self.output = _validate.choice("output", output, STACKED_ACTIVATIONS)
+        self.negative_slope = _validate.in_range("negative_slope", negative_slope, 0.0, 1.0)
+        self.bias = _validate.choice("bias", bias, ("zero", "uniform"))
+        self._act = _stacked_act(self.activation, self.negative_slope)
+        self._out = _stacked_act(self.output, self.negative_slope)
+        if spectral is not None and (isinstance(spectral, str) or len(spectral) != m):
+            raise ValueError(f"spectral must hold one flag per member ({m}), got {spectral!r}")
+        self.register_buffer("spectral", torch.tensor([bool(f) for f in spectral or [0] * m]))
+        self.weights = torch.nn.ParameterList()
+        self.biases = torch.nn.ParameterList()
+        for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            bound = 1 / math.sqrt(a)
+            w = torch.stack([(torch.rand(a, b, generator=g) * 2 - 1) * bound for g in gens])
+            if self.bias == "uniform":
+                c = torch.stack([(torch.rand(1, b, generator=g) * 2 - 1) * bound for g in gens])
+            else:
+                c = torch.zeros(m, 1, b)
+            self.weights.append(torch.nn.Parameter(w))
+            self.biases.append(torch.nn.Parameter(c))
+            if gens[0] is None:  # keep the global stream that of the weights (and biases)
+                u = torch.ones(m, b)
+            else:
+                u = torch.stack([torch.randn(b, generator=g) for g in gens])
+            self.register_buffer(f"u{i}", torch.nn.functional.normalize(u, dim=1))
+
+    @property
+    def members(self) -> int:
+        """S, the number of networks."""
+        return len(self.spectral)
+
+    def _weight(self, i: int, w: torch.Tensor) -> torch.Tensor:
+        """Layer i's effective weights (S, a, b): W/σ(W) for the spectral members."""
+        if not bool(self.spectral.any()):
+            return w
+        u = getattr(self, f"u{i}")  # (S, b); x ↦ xW, so torch's matrix is Wᵀ
+        with torch.no_grad():
+            if self.training:  # one power iteration per forward pass, ũ carried over
+                v = torch.nn.functional.normalize(torch.einsum("sab,sb->sa", w, u), dim=1)
+                u = torch.nn.functional.normalize(torch.einsum("sab,sa->sb", w, v), dim=1)
+                getattr(self, f"u{i}").copy_(u)
+            v = torch.nn.functional.normalize(torch.einsum("sab,sb->sa", w, u), dim=1)
+        sigma = torch.einsum("sa,sab,sb->s", v, w, u)
+        scale = torch.where(self.spectral, sigma, torch.ones_like(sigma))
+        return w / scale[:, None, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m, d = self.members, self.sizes[0]
+        flat = x.ndim == 2
+        if not (flat and len(x) % m == 0 or x.ndim == 3 and len(x) == m) or x.shape[-1] != d:
+            raise ValueError(
+                f"x must have shape (S·B, {d}) or (S, B, {d}) with S = {m}, got {tuple(x.shape)}"
+            )
+        h = x.reshape(m, -1, d)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, self._weight(i, w))
+            h = self._out(h) if i == last else self._act(h)
+        return h.reshape(len(x), -1) if flat else h
+
+    def member(self, s: int) -> torch.nn.Sequential:
+        """Member ``s`` as a ``torch.nn.Sequential`` (a copy; spectral scaling baked in)."""
+        s = _validate.non_negative_int("s", s)
+        if s >= self.members:
+            raise ValueError(f"s must be < members = {self.members}, got {s}")
+        layers: list[torch.nn.Module] = []
+        was = self.training
+        self.eval()  # read σ from the current ũ without a power iteration
+        with torch.no_grad():
+            for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+                lin = torch.nn.Linear(w.shape[1], w.shape[2]).to(w.device)
+                lin.weight.copy_(self._weight(i, w)[s].T)
+                lin.bias.copy_(b[s, 0])
+                layers.append(lin)
+                name = self.output if i == len(self.weights) - 1 else self.activation
+                if name != "linear":
+                    layers.append(_act_module(name, self.negative_slope))
+        self.train(was)
+        return torch.nn.Sequential(*layers)
+
+    def sigma(self) -> torch.Tensor:
+        """Exact largest singular value of every member's effective weights, (layers, S)."""
+        was = self.training
+        self.eval()
+        with torch.no_grad():
+            out = [
+                torch.linalg.matrix_norm(self._weight(i, w), ord=2)
+                for i, w in enumerate(self.weights)
+            ]
+        self.train(was)
+        return torch.stack(out)

@@ -235,3 +235,43 @@ def test_bad_input():
         r1_penalty(lambda t: t.sum(), x, gamma=1.0)
     with pytest.raises(TypeError, match="D must be callable"):
         normalized_critic("critic", x)
+
+
+def test_r1_with_one_weight_per_sample_matches_a_loop():
+    D = tanh_mlp(3)
+    x = torch.randn(6, 3, dtype=torch.float64)
+    gamma = torch.tensor([0.0, 1.0, 2.0, 0.5, 0.0, 3.0], dtype=torch.float64)
+    parts = [r1_penalty(D, x[i : i + 1], float(gamma[i])) for i in range(6)]
+    torch.testing.assert_close(r1_penalty(D, x, gamma), torch.stack(parts).mean())
+    torch.testing.assert_close(
+        r1_penalty(D, x, torch.full((6,), 2.0).double()), r1_penalty(D, x, 2.0)
+    )
+
+
+def test_r1_per_member_weights_of_a_stacked_critic():
+    # S · R1 with γ_b = γₛ on member s's rows = Σₛ γₛ/2 mean_b ‖∇D⁽ˢ⁾‖², and the
+    # non-saturating loss likewise: S times the stacked mean = the sum of the members'
+    from kexue_lab.generative.gan_train import ns_d_loss
+    from kexue_lab.nn import StackedMLP
+
+    D = StackedMLP([2, 16, 1], [0, 1], activation="leaky_relu")
+    x, fake = torch.randn(64, 2), torch.randn(64, 2)
+    gammas = [0.0, 1.5]
+    per_row = torch.tensor(gammas).repeat_interleave(32)
+    total = 2 * r1_penalty(D, x, per_row)
+    alone = [r1_penalty(D.member(s), x[32 * s : 32 * (s + 1)], gammas[s]) for s in range(2)]
+    assert total.item() == pytest.approx(sum(alone).item(), rel=1e-5)
+    loss = 2 * ns_d_loss(D, x, fake)
+    ref = sum(
+        ns_d_loss(D.member(s), x[32 * s : 32 * (s + 1)], fake[32 * s : 32 * (s + 1)])
+        for s in range(2)
+    )
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+
+
+def test_r1_per_sample_weights_bad_input():
+    D, x = tanh_mlp(), torch.randn(4, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"gamma must be .* shape \(4,\)"):
+        r1_penalty(D, x, torch.ones(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match=">= 0"):
+        r1_penalty(D, x, torch.tensor([1.0, -1.0, 0.0, 0.0], dtype=torch.float64))

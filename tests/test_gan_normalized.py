@@ -7,11 +7,7 @@ import torch
 
 from kexue_lab import nn
 from kexue_lab.generative.gan import normalized_critic
-from kexue_lab.generative.gan_normalized import (
-    StackedMLP,
-    activation_pattern,
-    region_gradient_norm,
-)
+from kexue_lab.generative.gan_normalized import activation_pattern, region_gradient_norm
 from kexue_lab.nn import input_gradient_norm
 
 
@@ -76,42 +72,3 @@ def test_activation_pattern_rejects_bad_input():
         activation_pattern(_leaky_mlp(0), torch.zeros(2))
     with pytest.raises(ValueError, match="no Linear"):
         activation_pattern(torch.nn.Sequential(torch.nn.ReLU()), torch.zeros(1, 2))
-
-
-def test_stacked_mlp_members_are_independent_sequentials():
-    torch.manual_seed(0)
-    net = StackedMLP(3, [2, 16, 16, 1], negative_slope=0.2)
-    x = torch.randn(3 * 10, 2)
-    out = net(x)
-    assert out.shape == (30, 1)
-    for s in range(3):
-        ref = net.member(s)(x[10 * s : 10 * (s + 1)])
-        assert torch.allclose(out[10 * s : 10 * (s + 1)], ref, atol=1e-6)
-    # the gradient of member 0's outputs does not touch member 1's weights
-    out[:10].sum().backward()
-    assert net.weights[0].grad[1].abs().max() == 0
-    assert net.weights[0].grad[0].abs().max() > 0
-
-
-def test_stacked_mlp_works_with_normalized_critic():
-    torch.manual_seed(1)
-    net = StackedMLP(2, [2, 8, 1], negative_slope=0.2)
-    x = torch.randn(20, 2)
-    both = normalized_critic(net, x, "gn")
-    for s in range(2):
-        alone = normalized_critic(net.member(s), x[10 * s : 10 * (s + 1)], "gn")
-        assert torch.allclose(both[10 * s : 10 * (s + 1)], alone, atol=1e-6)
-
-
-def test_stacked_mlp_rejects_bad_input():
-    with pytest.raises(ValueError, match="members"):
-        StackedMLP(0, [2, 1])
-    with pytest.raises(ValueError, match="sizes"):
-        StackedMLP(2, [2])
-    with pytest.raises(ValueError, match="negative_slope"):
-        StackedMLP(2, [2, 1], negative_slope=2.0)
-    net = StackedMLP(2, [2, 1])
-    with pytest.raises(ValueError, match="S = 2"):
-        net(torch.zeros(3, 2))
-    with pytest.raises(ValueError, match="members"):
-        net.member(2)

@@ -1,9 +1,11 @@
-"""Tests of kexue_lab.nn: the one MLP builder and the per-sample input gradient norm."""
+"""Tests of kexue_lab.nn: the MLP builder, the input gradient norm and StackedMLP."""
 
 import pytest
 import torch
+from torch.nn.utils.parametrizations import spectral_norm
 
-from kexue_lab.nn import input_gradient_norm, mlp
+from kexue_lab.generative.gan import normalized_critic
+from kexue_lab.nn import StackedMLP, input_gradient_norm, mlp
 
 
 def test_mlp_layers_for_every_norm():
@@ -105,3 +107,116 @@ def test_input_gradient_norm_bad_input():
         input_gradient_norm(lambda t: t, torch.ones(3, 2))
     with pytest.raises(TypeError, match="f must"):
         input_gradient_norm(3, torch.ones(3, 2))
+
+
+# ---- StackedMLP ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "act, out", [("leaky_relu", "linear"), ("relu", "tanh"), ("tanh", "sigmoid")]
+)
+def test_stacked_members_equal_their_sequentials_flat_and_stacked(act, out):
+    torch.manual_seed(0)
+    net = StackedMLP([3, 16, 16, 2], 3, activation=act, output=out)
+    x = torch.randn(3, 10, 3)
+    stacked, flat = net(x), net(x.reshape(30, 3))
+    assert stacked.shape == (3, 10, 2) and flat.shape == (30, 2)
+    assert torch.equal(flat, stacked.reshape(30, 2))
+    for s in range(3):
+        seq = net.member(s)
+        assert isinstance(seq, torch.nn.Sequential)
+        assert torch.allclose(stacked[s], seq(x[s]), atol=1e-6)
+    assert all(float(b.detach().abs().max()) == 0 for b in net.biases)
+    assert float(net.weights[0].detach().abs().max()) <= 1 / 3**0.5
+
+
+def test_stacked_seeds_global_generator_or_one_per_member():
+    torch.manual_seed(4)
+    a = StackedMLP([2, 8, 1], 2)
+    torch.manual_seed(4)
+    b = StackedMLP([2, 8, 1], 2)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.weights[0][0], a.weights[0][1])
+    c = StackedMLP([2, 8, 1], [7, 3, 7])
+    d = StackedMLP([2, 8, 1], [3])
+    assert torch.equal(c.weights[0][0], c.weights[0][2])  # same seed, same member
+    assert torch.equal(c.weights[1][1], d.weights[1][0])  # whatever the other members
+    # bias="uniform": each layer's biases drawn right after its weights, like torch.nn.Linear
+    torch.manual_seed(5)
+    e = StackedMLP([3, 4, 2], 2, bias="uniform")
+    torch.manual_seed(5)
+    for i, (a, b) in enumerate([(3, 4), (4, 2)]):
+        w, c = (torch.rand(2, a, b) * 2 - 1) / a**0.5, (torch.rand(2, 1, b) * 2 - 1) / a**0.5
+        assert torch.allclose(e.weights[i], w) and torch.allclose(e.biases[i], c)
+
+
+def test_stacked_members_do_not_interact():
+    torch.manual_seed(1)
+    net = StackedMLP([2, 8, 8, 1], 3, activation="leaky_relu", spectral=[True, False, True])
+    x = torch.randn(3 * 5, 2)
+    net(x)[5:10].sum().backward()  # member 1's loss
+    for p in net.parameters():
+        assert p.grad[[0, 2]].abs().max() == 0 and p.grad[1].abs().max() > 0
+
+
+def test_stacked_works_with_normalized_critic_and_input_gradient_norm():
+    torch.manual_seed(1)
+    net = StackedMLP([2, 8, 1], 2, activation="leaky_relu")
+    x = torch.randn(20, 2)
+    both = normalized_critic(net, x, "gn")
+    norms = input_gradient_norm(net, x)
+    for s in range(2):
+        rows = slice(10 * s, 10 * (s + 1))
+        alone = normalized_critic(net.member(s), x[rows], "gn")
+        assert torch.allclose(both[rows], alone, atol=1e-6)
+        assert torch.allclose(norms[rows], input_gradient_norm(net.member(s), x[rows]), atol=1e-6)
+
+
+def test_stacked_spectral_norm_matches_torch():
+    net = StackedMLP([6, 10, 1], [3, 4], spectral=[True, False])
+    for _ in range(200):  # power iterations converge (training mode)
+        net(torch.zeros(2, 1, 6))
+    sig = net.sigma()
+    assert sig.shape == (2, 2)
+    assert torch.allclose(sig[:, 0], torch.ones(2), atol=1e-4)  # the normalised member
+    raw = torch.linalg.matrix_norm(net.weights[0][1].detach(), ord=2)
+    assert float(sig[0, 1]) == pytest.approx(float(raw), rel=1e-5)  # the untouched member
+    seq = net.member(0)
+    for i, w in enumerate(net.weights):
+        lin = torch.nn.Linear(w.shape[1], w.shape[2], bias=False)
+        with torch.no_grad():
+            lin.weight.copy_(w[0].T)
+        sn = spectral_norm(lin, n_power_iterations=200)
+        assert torch.allclose(sn.weight, seq[2 * i].weight, atol=1e-4), f"layer {i}"
+    x = torch.randn(2, 4, 6)
+    net.eval()  # eval mode freezes ũ: the output is the exported member's
+    assert torch.allclose(net(x)[0], seq(x[0]), atol=1e-5)
+
+
+def test_stacked_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match="sizes"):
+        StackedMLP([2], 2)
+    with pytest.raises(ValueError, match=r"sizes\[1\]"):
+        StackedMLP([2, 0], 2)
+    with pytest.raises(ValueError, match="seeds"):
+        StackedMLP([2, 1], 0)
+    with pytest.raises(ValueError, match="seeds"):
+        StackedMLP([2, 1], [])
+    with pytest.raises(ValueError, match=r"seeds\[1\]"):
+        StackedMLP([2, 1], [0, -1])
+    with pytest.raises(ValueError, match="activation"):
+        StackedMLP([2, 1], 2, activation="swish")
+    with pytest.raises(ValueError, match="output"):
+        StackedMLP([2, 1], 2, output="softmax")
+    with pytest.raises(ValueError, match="negative_slope"):
+        StackedMLP([2, 1], 2, negative_slope=2.0)
+    with pytest.raises(ValueError, match="spectral"):
+        StackedMLP([2, 1], 2, spectral=[True])
+    with pytest.raises(ValueError, match="bias"):
+        StackedMLP([2, 1], 2, bias="normal")
+    net = StackedMLP([2, 1], 2)
+    for bad in (torch.zeros(3, 2), torch.zeros(3, 4, 2), torch.zeros(4, 3)):
+        with pytest.raises(ValueError, match="S = 2"):
+            net(bad)
+    with pytest.raises(ValueError, match="members"):
+        net.member(2)

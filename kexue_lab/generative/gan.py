@@ -114,7 +114,7 @@ def normalized_critic(
     return d * g / (g.square() + eps)
 
 
-def r1_penalty(D: Critic, x_real: torch.Tensor, gamma: float) -> torch.Tensor:
+def r1_penalty(D: Critic, x_real: torch.Tensor, gamma: float | torch.Tensor) -> torch.Tensor:
     """Mescheder et al.'s R1 = γ/2 · mean over the batch of ‖∇ₓD(x)‖² (chapter 11, eq. 2).
 
     ``x_real`` is a batch of real samples (shape (B, …)), ``D`` maps it to one score per
@@ -122,9 +122,23 @@ def r1_penalty(D: Critic, x_real: torch.Tensor, gamma: float) -> torch.Tensor:
     norm is :func:`kexue_lab.nn.input_gradient_norm` with ``create_graph=True``, so the
     returned scalar can be added to the critic's loss and trained through. For a linear
     critic D(x) = wᵀx + b it equals γ/2 ‖w‖² whatever the data.
+
+    ``gamma`` may also be a tensor of shape (B,), one weight γ_b ≥ 0 per sample: the penalty
+    is then mean_b γ_b/2 ‖∇ₓD(x_b)‖². With a :class:`kexue_lab.nn.StackedMLP` critic of S
+    members and γ_b = γₛ on member s's rows, S times it is Σₛ γₛ/2 mean_b ‖∇ₓD⁽ˢ⁾(x_b)‖²,
+    a different R1 weight per member (0: off) in one training run (chapter 11).
     """
-    gamma = _validate.non_negative("gamma", gamma)
     x_real = _batch("x_real", x_real)
+    if torch.is_tensor(gamma):
+        if gamma.shape != (len(x_real),) or not gamma.is_floating_point():
+            raise ValueError(
+                f"gamma must be a number or a float tensor of shape ({len(x_real)},), one "
+                f"weight per sample, got {gamma.dtype} of shape {tuple(gamma.shape)}"
+            )
+        if not bool(torch.isfinite(gamma).all()) or bool((gamma < 0).any()):
+            raise ValueError("gamma must be finite and >= 0 for every sample")
+    else:
+        gamma = _validate.non_negative("gamma", gamma)
     scored = _one_score_per_sample(_critic(D), len(x_real))
     g = input_gradient_norm(scored, x_real, create_graph=True)
-    return 0.5 * gamma * g.square().mean()
+    return 0.5 * (gamma * g.square()).mean()

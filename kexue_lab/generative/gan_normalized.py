@@ -1,4 +1,4 @@
-"""Chapter 10 (kexue.fm/archives/8757, "WGAN的梯度归一化"): linear regions and stacked GANs.
+"""Chapter 10 (kexue.fm/archives/8757, "WGAN的梯度归一化"): the linear regions of a critic.
 
 The normalised critics themselves are :func:`kexue_lab.generative.gan.normalized_critic`.
 This module holds what chapter 10 needs around them:
@@ -9,24 +9,20 @@ This module holds what chapter 10 needs around them:
       GN:   ‖∇D̂‖ = g² / (g + |D|)²        GraN: ‖∇D̂‖ = g² / (g² + ε);
 
 * :func:`activation_pattern`: which hidden units of a ReLU/LeakyReLU MLP are on at each
-  input; two inputs with the same pattern lie in the same linear region;
-* :class:`StackedMLP`: S independent MLPs evaluated in one batched call, so that a GAN
-  experiment trains several seeds at the cost of one (member s sees rows s·B … (s+1)·B − 1
-  of a batch of S·B rows; Adam updates every parameter element-wise, so the members do not
-  interact).
+  input; two inputs with the same pattern lie in the same linear region.
+
+The stacked networks that train several seeds in one run are :class:`kexue_lab.nn.StackedMLP`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from typing import Literal
 
 import torch
 
 from .. import _validate
 
-__all__ = ["StackedMLP", "activation_pattern", "region_gradient_norm"]
+__all__ = ["activation_pattern", "region_gradient_norm"]
 
 Mode = Literal["gn", "gran"]
 
@@ -80,59 +76,3 @@ def activation_pattern(model: torch.nn.Sequential, x: torch.Tensor) -> torch.Ten
     if not signs:
         return torch.zeros(len(x), 0, dtype=torch.bool)
     return torch.cat(signs, dim=1)
-
-
-class StackedMLP(torch.nn.Module):
-    """S independent MLPs ``sizes[0] → … → sizes[-1]`` run as one batched module.
-
-    The input has shape (S·B, sizes[0]): rows s·B … (s+1)·B − 1 go to member s, and the
-    output has shape (S·B, sizes[-1]). Each member is initialised like ``torch.nn.Linear``
-    (weights and biases uniform in ±1/√fan_in) from ``torch``'s global generator.
-    ``negative_slope`` = 0 gives ReLU, 0.2 the LeakyReLU of GAN critics.
-    :meth:`member` returns member s as an ordinary ``torch.nn.Sequential``.
-    """
-
-    def __init__(self, members: int, sizes: Sequence[int], *, negative_slope: float = 0.0):
-        super().__init__()
-        self.members = _validate.positive_int("members", members)
-        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
-            raise ValueError(f"sizes must be a sequence of at least 2 widths, got {sizes!r}")
-        self.sizes = [_validate.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
-        self.negative_slope = _validate.in_range("negative_slope", negative_slope, 0.0, 1.0)
-        self.weights = torch.nn.ParameterList()
-        self.biases = torch.nn.ParameterList()
-        for a, b in zip(self.sizes[:-1], self.sizes[1:]):
-            bound = 1 / math.sqrt(a)
-            self.weights.append(torch.nn.Parameter((torch.rand(members, a, b) * 2 - 1) * bound))
-            self.biases.append(torch.nn.Parameter((torch.rand(members, 1, b) * 2 - 1) * bound))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows, width = x.shape
-        if width != self.sizes[0] or rows % self.members:
-            raise ValueError(
-                f"x must have shape (S·B, {self.sizes[0]}) with S = {self.members}, "
-                f"got {tuple(x.shape)}"
-            )
-        h = x.reshape(self.members, rows // self.members, width)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b, h, w)
-            if i < last:
-                h = torch.nn.functional.leaky_relu(h, self.negative_slope)
-        return h.reshape(rows, self.sizes[-1])
-
-    def member(self, s: int) -> torch.nn.Sequential:
-        """Member ``s`` as a ``torch.nn.Sequential`` of Linear layers (a copy of its weights)."""
-        s = _validate.non_negative_int("s", s)
-        if s >= self.members:
-            raise ValueError(f"s must be < members = {self.members}, got {s}")
-        layers: list[torch.nn.Module] = []
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            lin = torch.nn.Linear(w.shape[1], w.shape[2])
-            with torch.no_grad():
-                lin.weight.copy_(w[s].T)
-                lin.bias.copy_(b[s, 0])
-            layers.append(lin)
-            if i < len(self.weights) - 1:
-                layers.append(torch.nn.LeakyReLU(self.negative_slope))
-        return torch.nn.Sequential(*layers)
