@@ -50,5 +50,7 @@ def test_loss_curves_figure() -> None:
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert not plt.get_fignums()
     assert len(fig.axes[0].get_lines()) == 2
+    bars = ch20.weight_bars(0.9, 4)
+    assert isinstance(bars, Figure) and len(bars.axes[0].patches) == 12
     with pytest.raises(ValueError, match="runs"):
         ch20.loss_curves({}, "digits")

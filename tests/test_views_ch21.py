@@ -11,8 +11,8 @@ from kexue_lab.widgets import View
 
 def test_exploration_is_declared_with_its_grid() -> None:
     ex = ch21.accumulation_error
-    assert [c.name for c in ex.controls] == ["n", "chunk", "tau", "dropout"]
-    assert ex.defaults == {"n": 64, "chunk": 16, "tau": 0.1, "dropout": 0.0}
+    assert [c.name for c in ex.controls] == ["n", "chunk", "dropout"]
+    assert ex.defaults == {"n": 64, "chunk": 16, "dropout": 0.0}
     assert ex.controls[1].values == (1, 4, 16, 64, 256)
 
 
@@ -45,6 +45,16 @@ def test_cost_figure() -> None:
     assert len(fig.axes) == 2 and not plt.get_fignums()
     with pytest.raises(ValueError, match="rows"):
         ch21.cost_figure([])
+
+
+def test_comparison_rows() -> None:
+    row = {"chunk": 128, "bytes_ratio": 0.088, "time_ratio": 1.4, "time_spread": (1.2, 1.9)}
+    row["grad_error"] = 2.7e-7
+    metrics = {"pairs": 512, "rows": [row, row, row, row]}
+    table = ch21.comparison_rows(metrics, {}, naive_error=0.63, dropout_error=0.5)
+    assert len(table) == 5 and all(len(r) == 4 for r in table)
+    assert "× 1.40 (repeats 1.20–1.90)" in table[0][2] and table[0][3] == "—"
+    assert "0.088" in table[1][2] and "0.63" in table[3][2]
 
 
 def test_bad_input() -> None:

@@ -2,6 +2,7 @@
 
 * :data:`block_weights`: the weight each of the last 3k micro-gradients carries in the momentum
   at a block end, for true accumulation (block averages) and for an EMA with β̃ = 1 − (1 − β)/k;
+* :func:`weight_bars`: the same weights as a figure (§3);
 * :func:`loss_curves`: the training-loss curves of the chapter's runs, one panel per optimizer.
 
 The formulas live in :mod:`kexue_lab.optimization.accumulation`; only the drawing is here.
@@ -67,12 +68,32 @@ def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]], data_name: st
     """
     if not runs:
         raise ValueError("runs must hold at least one panel of curves, got an empty mapping")
-    fig, axes = figure(1, len(runs), figsize=(5 * len(runs), 3.6), squeeze=False)
+    fig, axes = figure(
+        1, len(runs), figsize=(5 * len(runs), 3.6), squeeze=False, layout="constrained"
+    )
     for ax, (title, curves) in zip(axes[0], runs.items()):
         for i, (label, losses) in enumerate(curves.items()):
             epochs = np.arange(1, len(losses) + 1)
             ax.plot(epochs, losses, label=label, ls=("-", "--", ":", "-.")[i % 4], lw=1.6)
         ax.set(title=f"{title}, {data_name}", xlabel="epoch", ylabel="training loss", yscale="log")
         ax.legend(fontsize=8)
-    fig.tight_layout()
+    return fig
+
+
+def weight_bars(beta: float, k: int) -> Any:
+    """The figure of chapter 20, §3: :func:`weights` at a block end, bars and line, one panel."""
+    exact, ema = weights(beta, k)
+    scale = k / (1 - beta)
+    ages = np.arange(len(exact))
+    fig, ax = figure(1, 1, figsize=(7, 3.2), layout="constrained")
+    ax.bar(ages, exact * scale, color="C0", alpha=0.7, label="accumulation (block averages)")
+    ax.plot(ages, ema * scale, color="C1", marker=".", label=f"EMA with β̃ = {1 - (1 - beta) / k:g}")
+    for edge in range(k, len(exact), k):
+        ax.axvline(edge - 0.5, color="grey", lw=0.6, ls=":")
+    ax.set(
+        title=f"weights at a block end, β = {beta:g}, k = {k}",
+        xlabel="age of the micro-gradient (micro-steps, newest first)",
+        ylabel="weight × k/(1 − β)",
+    )
+    ax.legend(fontsize=8)
     return fig

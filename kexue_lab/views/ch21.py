@@ -1,6 +1,6 @@
 """Chapter 21's exploration and figure: gradient accumulation for a contrastive loss.
 
-* :data:`accumulation_error`: batch size, chunk size, temperature and dropout; the relative error
+* :data:`accumulation_error`: batch size, chunk size and dropout; the relative error
   of three accumulated gradients against the big-batch gradient;
 * :func:`cost_figure`: activation memory and time per step of the cached method against the big
   batch, as the chunk shrinks.
@@ -69,15 +69,12 @@ def gradient_errors(n: int, chunk: int, tau: float, dropout: float, seed: int = 
 @exploration(
     slider("n", 16, 256, steps=3, log=True, integer=True, default=64, label="batch N"),
     slider("chunk", 1, 256, steps=5, log=True, integer=True, default=16, label="chunk"),
-    slider("tau", 0.1, 1.0, steps=2, log=True, default=0.1, label="τ"),
     choice("dropout", {"off": 0.0, "p = 0.1": 0.1}, label="dropout"),
     title="Accumulating a contrastive gradient: error against the big batch",
 )
-def accumulation_error(
-    n: int = 64, chunk: int = 16, tau: float = 0.1, dropout: float = 0.0
-) -> View:
-    """Relative gradient error of the three accumulation schemes (log scale, floor 1e-17)."""
-    errors = gradient_errors(n, chunk, tau, dropout)
+def accumulation_error(n: int = 64, chunk: int = 16, dropout: float = 0.0) -> View:
+    """Relative gradient error of the three accumulation schemes at τ = 0.1 (log scale)."""
+    errors = gradient_errors(n, chunk, 0.1, dropout)
     shown = [max(e, FLOOR) for e in errors]
     panel = Panel(
         curves=[Curve(list(METHODS), shown, "", style="bar", color=0)],
@@ -126,13 +123,10 @@ def comparison_rows(
     cost measurement, chunk N/4 third); ``naive_error`` and ``dropout_error`` come from §5–6.
     """
 
-    def at(m: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-        rows = m.get("rows") or []
-        return rows[2] if len(rows) > 2 else None
-
     cols: list[list[str]] = []
     for m in (metrics, recorded):
-        row = at(m, "rows")
+        rows = m.get("rows") or []
+        row = rows[2] if len(rows) > 2 else None
         if row is None:
             cols.append(["—"] * 3)
             continue
