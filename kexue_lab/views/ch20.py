@@ -87,13 +87,20 @@ def weight_bars(beta: float, k: int) -> Any:
     ages = np.arange(len(exact))
     fig, ax = figure(1, 1, figsize=(7, 3.2), layout="constrained")
     ax.bar(ages, exact * scale, color="C0", alpha=0.7, label="accumulation (block averages)")
-    ax.plot(ages, ema * scale, color="C1", marker=".", label=f"EMA with β̃ = {1 - (1 - beta) / k:g}")
+    ax.plot(
+        ages,
+        ema * scale,
+        color="C1",
+        marker=".",
+        label=rf"EMA with $\tilde\beta$ = {1 - (1 - beta) / k:g}",
+    )
     for edge in range(k, len(exact), k):
         ax.axvline(edge - 0.5, color="grey", lw=0.6, ls=":")
     ax.set(
         title=f"weights at a block end, β = {beta:g}, k = {k}",
         xlabel="age of the micro-gradient (micro-steps, newest first)",
         ylabel="weight × k/(1 − β)",
+        ylim=(0.0, 1.3),
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
     return fig
