@@ -101,6 +101,7 @@ def network_sweep(
         ax.semilogx(etas, curve, color=f"C{k}", label=f"B = {B}")
         ax.axvline(predicted[B], color=f"C{k}", ls=":", lw=1)
     ax.set(xlabel="learning rate η", ylabel="E[L(w − ηg̃_B)] − L(w)", title="one SGD step")
-    ax.set_ylim(top=0.0)
+    lowest = min(float(np.min(c)) for c in losses.values())
+    ax.set_ylim(1.25 * lowest, -0.25 * lowest)  # the minima, not the blow-up at large η
     ax.legend(fontsize=8)
     return fig
