@@ -4,7 +4,10 @@
   (before every Linear, "pre", or after every hidden Linear, "post"), an optional
   weight initialiser, and biases at zero (chapters 12, 13, 14, 19 and later ones).
 * :func:`input_gradient_norm`: the per-sample norm ‖∇ₓ f(x)‖ of a scalar-valued
-  network, the quantity behind gradient penalties, R1 and normalised critics.
+  network (of the sum of its outputs otherwise), behind gradient penalties, R1 and
+  normalised critics.
+* :func:`parameter_gradient_norm`: ‖∇_θ L‖ of a loss, differentiable, for gradient-norm
+  penalties on the parameters (chapters 25, 27, 28).
 * :class:`StackedMLP`: S independent MLPs run as one batched module, one ``baddbmm`` per
   layer, optionally spectrally normalised per member (chapters 10 and 11).
 """
@@ -12,7 +15,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import torch
@@ -102,7 +105,8 @@ def input_gradient_norm(
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """‖∇ₓ f(x_i)‖₂ for every sample i of the batch ``x`` (shape (N, …) → (N,)).
 
-    ``f`` maps the batch to one score per sample (shape (N,) or (N, 1)); samples must
+    ``f`` maps the batch to one score per sample (shape (N,) or (N, 1); for several outputs
+    (N, k) the gradient is that of their sum, as for a classifier's logits); samples must
     not interact inside ``f`` (no BatchNorm in training mode), so that the gradient of
     Σᵢ f(xᵢ) with respect to xᵢ is ∇f(xᵢ). ``create_graph=True`` keeps the graph, so a
     penalty built from the norm can be trained through (gradient penalties, R1).
@@ -111,8 +115,8 @@ def input_gradient_norm(
     path back to whatever made ``x``). ``keep_input_graph=True`` differentiates at ``x``
     itself, so with ``create_graph=True`` the norm stays a function of ``x`` and a
     generator that produced ``x`` trains through it (gradient-normalised critics,
-    chapter 10). ``return_output=True`` returns ``(norm, f(x))`` with ``f(x)`` flattened to
-    shape (N,), so a caller needing both evaluates ``f`` once.
+    chapter 10). ``return_output=True`` returns ``(norm, score)``, ``score`` the per-sample f(x)
+    (summed over outputs) of shape (N,), so a caller needing both evaluates ``f`` once.
     """
     if not torch.is_tensor(x) or not x.is_floating_point() or x.ndim < 1 or len(x) == 0:
         raise TypeError(
@@ -124,14 +128,45 @@ def input_gradient_norm(
     if not (keep_input_graph and x.requires_grad):
         x = x.detach().requires_grad_(True)
     out = f(x)
-    if not torch.is_tensor(out) or out.shape[0] != len(x) or out.numel() != len(x):
+    if not torch.is_tensor(out) or out.ndim < 1 or out.shape[0] != len(x) or out.numel() == 0:
         raise ValueError(
-            f"f must return one score per sample, shape ({len(x)},) or ({len(x)}, 1), got "
-            f"{tuple(getattr(out, 'shape', ()))}"
+            f"f must return one score (or one row of scores) per sample, shape ({len(x)},) or "
+            f"({len(x)}, k), got {tuple(getattr(out, 'shape', ()))}"
         )
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
+    score = out.reshape(len(x), -1).sum(dim=1)
+    (grad,) = torch.autograd.grad(score.sum(), x, create_graph=create_graph)
     norm = grad.reshape(len(x), -1).norm(dim=1)
-    return (norm, out.reshape(len(x))) if return_output else norm
+    return (norm, score) if return_output else norm
+
+
+def parameter_gradient_norm(
+    loss: torch.Tensor,
+    params: Iterable[torch.Tensor],
+    *,
+    create_graph: bool = True,
+    squared: bool = False,
+) -> torch.Tensor:
+    """‖∇_θ L‖₂ over all of ``params`` together (one scalar), or its square with ``squared=True``.
+
+    The gradient-norm penalty that flooding's two-step reading (chapter 25), the inequality
+    between input and parameter gradients (chapter 27) and gradient-penalty views of adversarial
+    training (chapter 28) share. ``create_graph=True`` (the default) keeps the graph, so
+    ``loss + λ·parameter_gradient_norm(loss, params, squared=True)`` trains by double
+    backpropagation. Parameters the loss does not reach count as zero gradient.
+    """
+    if not torch.is_tensor(loss) or loss.numel() != 1 or not loss.requires_grad:
+        raise ValueError(
+            "loss must be a scalar tensor that requires grad, got "
+            f"{type(loss).__name__} of shape {tuple(getattr(loss, 'shape', ()))}"
+        )
+    params = [p for p in params]
+    if not params or not all(torch.is_tensor(p) and p.requires_grad for p in params):
+        raise ValueError("params must be a non-empty iterable of tensors that require grad")
+    grads = torch.autograd.grad(
+        loss.reshape(()), params, create_graph=create_graph, allow_unused=True
+    )
+    sq = sum(((g * g).sum() for g in grads if g is not None), loss.new_zeros(()))
+    return sq if squared else sq.sqrt()
 
 
 #: the activations of :class:`StackedMLP`, applied to the stacked tensor (S, B, width)

@@ -5,7 +5,7 @@ import torch
 from torch.nn.utils.parametrizations import spectral_norm
 
 from kexue_lab.generative.gan import normalized_critic
-from kexue_lab.nn import StackedMLP, input_gradient_norm, mlp
+from kexue_lab.nn import StackedMLP, input_gradient_norm, mlp, parameter_gradient_norm
 
 
 def test_mlp_layers_for_every_norm():
@@ -74,6 +74,45 @@ def test_input_gradient_norm_matches_the_closed_form():
     assert torch.allclose(quad, 2 * x.norm(dim=1))
 
 
+def test_input_gradient_norm_of_several_outputs_is_that_of_their_sum():
+    torch.manual_seed(0)
+    model = mlp([4, 16, 3], activation="tanh")
+    x = torch.randn(7, 4)
+    norm, score = input_gradient_norm(model, x, return_output=True)
+    assert torch.allclose(score, model(x).sum(1))
+    # reference: the Jacobian's rows summed, one sample at a time
+    jac = torch.stack([torch.autograd.functional.jacobian(model, xi) for xi in x])  # (7, 3, 4)
+    assert torch.allclose(norm, jac.sum(1).norm(dim=1), atol=1e-6)
+
+
+def test_parameter_gradient_norm_matches_the_flattened_gradient():
+    torch.manual_seed(1)
+    model = mlp([3, 8, 2])
+    x, y = torch.randn(10, 3), torch.randint(0, 2, (10,))
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    sq = parameter_gradient_norm(loss, model.parameters(), squared=True)
+    flat = torch.cat(
+        [g.reshape(-1) for g in torch.autograd.grad(loss, model.parameters(), retain_graph=True)]
+    )
+    assert torch.allclose(sq, flat.pow(2).sum()) and sq.requires_grad
+    assert torch.allclose(parameter_gradient_norm(loss, model.parameters()), flat.norm())
+    sq.backward()  # double backpropagation works
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_parameter_gradient_norm_of_a_quadratic_and_bad_input():
+    w = torch.tensor([1.0, -2.0, 2.0], requires_grad=True)
+    unused = torch.zeros(2, requires_grad=True)
+    loss = 0.5 * (w**2).sum()  # ∇ = w, ‖w‖ = 3
+    assert torch.isclose(parameter_gradient_norm(loss, [w, unused]), torch.tensor(3.0))
+    with pytest.raises(ValueError, match="loss must be a scalar"):
+        parameter_gradient_norm(w * 2, [w])
+    with pytest.raises(ValueError, match="params must"):
+        parameter_gradient_norm(loss, [])
+    with pytest.raises(ValueError, match="params must"):
+        parameter_gradient_norm(loss, [torch.zeros(2)])
+
+
 def test_input_gradient_norm_can_be_trained_through():
     model = mlp([2, 8, 1], activation="tanh")
     x = torch.randn(5, 2)
@@ -103,8 +142,10 @@ def test_input_gradient_norm_keeps_the_input_graph_on_request():
 def test_input_gradient_norm_bad_input():
     with pytest.raises(TypeError, match="x"):
         input_gradient_norm(lambda t: t.sum(1), torch.ones(3, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match="one score per sample"):
-        input_gradient_norm(lambda t: t, torch.ones(3, 2))
+    with pytest.raises(ValueError, match="one score"):
+        input_gradient_norm(lambda t: t.sum(), torch.ones(3, 2))
+    with pytest.raises(ValueError, match="one score"):
+        input_gradient_norm(lambda t: t[:2], torch.ones(3, 2))
     with pytest.raises(TypeError, match="f must"):
         input_gradient_norm(3, torch.ones(3, 2))
 

@@ -1,0 +1,1 @@
+"""Part VI: losses (chapters 29–31)."""

@@ -1,0 +1,1 @@
+"""Part V: regularization and robustness (chapters 25–28)."""
