@@ -383,7 +383,16 @@ def missing_offline(name: str) -> str | None:
         return None  # shipped with the package
     if name == "digits":
         return None if importlib.util.find_spec("sklearn") else "the Python package 'sklearn'"
-    dataset = {"mnist": MNIST, "fashion-mnist": FASHION_MNIST, "cifar10": CIFAR10}[name]
+    return missing_files({"mnist": MNIST, "fashion-mnist": FASHION_MNIST, "cifar10": CIFAR10}[name])
+
+
+def missing_files(dataset: RemoteDataset) -> str | None:
+    """The files of ``dataset`` found neither in its local folders nor verified in the cache.
+
+    ``None`` when every file is there with a trusted SHA-256 (so :func:`fetch` needs no network).
+    """
+    if not isinstance(dataset, RemoteDataset):
+        raise TypeError(f"dataset must be a RemoteDataset, got {type(dataset).__name__}")
     absent = []
     for spec in dataset.files.values():
         trusted = {spec.sha256, *spec.also}

@@ -251,6 +251,21 @@ def test_fullrun_adds_the_catalogs_full_needs():
         fullrun.notebook("41")
 
 
+def test_fullrun_checks_the_catalogs_full_data(tmp_path, monkeypatch):
+    import fullrun
+
+    monkeypatch.setenv("KEXUE_DATA", str(tmp_path))  # an empty cache: nothing downloaded
+    problems = fullrun.preflight(fullrun.notebook("5"))
+    assert any(
+        "poetry_data:CHINESE_POETRY" in p and "chinese-poetry-2.0.1.tgz" in p for p in problems
+    )
+    # Fashion-MNIST: Debian's copy where installed, else all four files are reported missing
+    missing = fullrun.missing_remote("kexue_lab.data:FASHION_MNIST")
+    assert missing is None or "t10k-labels-idx1-ubyte.gz" in missing
+    with pytest.raises(ValueError, match="module:NAME"):
+        fullrun.missing_remote("kexue_lab.data")
+
+
 def test_seeds_summary_finds_failures_and_spreads(capsys):
     import seeds
 

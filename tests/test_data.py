@@ -218,3 +218,22 @@ def test_train_test_split_errors():
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("KEXUE_DATA", str(tmp_path))
     assert data.cache_dir() == tmp_path
+
+
+def test_missing_files_reports_absent_and_accepts_verified(tmp_path, monkeypatch):
+    import hashlib
+
+    from kexue_lab.data import RemoteDataset, RemoteFile, missing_files
+
+    monkeypatch.setenv("KEXUE_DATA", str(tmp_path))
+    body = b"kexue"
+    spec = RemoteFile("a.bin", hashlib.sha256(body).hexdigest())
+    dataset = RemoteDataset(key="toy", files={"a": spec}, mirrors=("https://example.invalid/",))
+    assert "a.bin" in missing_files(dataset)
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "a.bin").write_bytes(b"tampered")
+    assert "a.bin" in missing_files(dataset)  # a wrong checksum counts as missing
+    (tmp_path / "toy" / "a.bin").write_bytes(body)
+    assert missing_files(dataset) is None
+    with pytest.raises(TypeError, match="RemoteDataset"):
+        missing_files("mnist")

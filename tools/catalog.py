@@ -43,6 +43,7 @@ class Chapter:
     url: str
     date: str
     full_needs: tuple[str, ...] = ()
+    full_data: tuple[str, ...] = ()
 
     @property
     def stem(self) -> str:
@@ -72,7 +73,14 @@ def load() -> tuple[list[Part], list[Chapter]]:
     data = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
     parts = [Part(**p) for p in data["parts"]]
     chapters = [
-        Chapter(**{**c, "full_needs": tuple(c.get("full_needs", ()))}) for c in data["chapters"]
+        Chapter(
+            **{
+                **c,
+                "full_needs": tuple(c.get("full_needs", ())),
+                "full_data": tuple(c.get("full_data", ())),
+            }
+        )
+        for c in data["chapters"]
     ]
     numbers = [c.number for c in chapters]
     if numbers != list(range(1, len(chapters) + 1)):
@@ -153,6 +161,7 @@ def package_catalog(chapters: list[Chapter]) -> str:
     data = {
         f"{c.number:02d}": {
             "full_needs": list(c.full_needs),
+            "full_data": list(c.full_data),
             "title": c.title,
             "title_zh": c.title_zh,
             "url": c.url,

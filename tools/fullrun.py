@@ -100,7 +100,22 @@ def preflight(path: Path) -> list[str]:
         missing = missing_offline(name)
         if missing:
             problems.append(f"data set {name!r} is not available offline: missing {missing}")
+    catalog = json.loads((ROOT / "kexue_lab" / "catalog.json").read_text(encoding="utf-8"))
+    for ref in catalog.get(path.name[:2], {}).get("full_data", ()):
+        missing = missing_remote(ref)
+        if missing:
+            problems.append(f"data {ref!r} is not available offline: missing {missing}")
     return problems
+
+
+def missing_remote(ref: str) -> str | None:
+    """What the RemoteDataset named ``"module:NAME"`` lacks on this machine (None: nothing)."""
+    from kexue_lab.data import missing_files
+
+    module, _, name = ref.partition(":")
+    if not module or not name:
+        raise ValueError(f"full_data entries must read 'module:NAME', got {ref!r}")
+    return missing_files(getattr(importlib.import_module(module), name))
 
 
 def _silent_ipython() -> None:
