@@ -256,7 +256,7 @@ def _copy_into_mlp(stacked: I.StackedMLP, r: int, dims: list[int]) -> torch.nn.S
     linears = [layer for layer in net if isinstance(layer, torch.nn.Linear)]
     with torch.no_grad():
         for lin, w, b in zip(linears, stacked.weights, stacked.biases):
-            lin.weight.copy_(w[r])
+            lin.weight.copy_(w[r].T)
             lin.bias.copy_(b[r, 0])
     return net
 
@@ -265,7 +265,7 @@ def test_stacked_mlp_matches_separate_networks() -> None:
     dims = [12, 30, 6, 30, 5]
     kinds = ["fan_in", "quadratic", "harmonic"]
     stacked = I.StackedMLP(dims, kinds, generator=torch.Generator().manual_seed(0))
-    assert stacked.weights[1].shape == (3, 6, 30)
+    assert stacked.weights[1].shape == (3, 30, 6)
     x = torch.randn(7, 12)
     out = stacked(x)
     assert out.shape == (3, 7, 5)

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .. import _validate
+from .. import _validate, nn
 from ..optimization.clipping import clip_factor
 
 Kind = Literal["arithmetic", "geometric", "quadratic", "harmonic", "fan_in", "fan_out"]
@@ -171,18 +171,20 @@ def nonsquare_(
     return weight
 
 
-class StackedMLP(torch.nn.Module):
+class StackedMLP(nn.StackedMLP):
     """Several independent tanh (or linear) MLPs of the same widths, run together (chapter 13).
 
-    Network r is the network ``kexue_lab.nn.mlp(dims, activation=activation,
-    init=lambda w: nonsquare_(w, kinds[r]))`` would build (biases at 0, φ after every
-    matrix but the last); the weights of layer l are stored as one ``(R, out, in)``
-    tensor and applied with a batched matmul, so one optimizer step trains all R
-    networks at the cost of about one.
-    ``forward(x)`` maps a batch ``(B, dims[0])`` to logits ``(R, B, dims[−1])``.
-    Because no parameter is shared, the gradient of ``loss_fn`` summed over the
-    networks is each network's own gradient: training them together with
-    :class:`PerNetworkSGD` is the same as training them one by one.
+    The shared :class:`kexue_lab.nn.StackedMLP` (one ``baddbmm`` per layer over the
+    networks), with network r initialised by rule ``kinds[r]``: it is the network
+    ``kexue_lab.nn.mlp(dims, activation=activation, init=lambda w: nonsquare_(w, kinds[r]))``
+    would build (biases at 0, φ after every matrix but the last). Layer l's weights are one
+    ``(R, in, out)`` tensor (x ↦ xW, the transpose of ``nn.Linear.weight``).
+    ``forward(x)`` maps one batch ``(B, dims[0])``, shared by all networks, to logits
+    ``(R, B, dims[−1])``. Because no parameter is shared, the gradient of ``loss_fn`` summed
+    over the networks is each network's own gradient: training them together with
+    :class:`PerNetworkSGD` is the same as training them one by one. ``generator`` alone
+    draws the weights (layer by layer, then network by network), so the global stream is
+    untouched.
     """
 
     def __init__(
@@ -193,34 +195,28 @@ class StackedMLP(torch.nn.Module):
         activation: str = "tanh",
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__()
         dims = _check_dims(dims)
         if isinstance(kinds, str) or not isinstance(kinds, Sequence) or not kinds:
             raise TypeError(
                 "kinds must be a non-empty list of rules such as ['geometric', 'fan_in'], "
                 f"got {kinds!r}"
             )
-        self.kinds = tuple(_validate.choice(f"kinds[{r}]", k, KINDS) for r, k in enumerate(kinds))
-        self.activation = _validate.choice("activation", activation, ACTIVATIONS)
-        count = len(self.kinds)
-        self.weights = torch.nn.ParameterList()
-        self.biases = torch.nn.ParameterList()
-        for a, b in zip(dims[:-1], dims[1:]):
-            w = torch.empty(count, b, a)
-            for r, kind in enumerate(self.kinds):
-                nonsquare_(w[r], kind, generator=generator)
-            self.weights.append(torch.nn.Parameter(w))
-            self.biases.append(torch.nn.Parameter(torch.zeros(count, 1, b)))
+        kinds = tuple(_validate.choice(f"kinds[{r}]", k, KINDS) for r, k in enumerate(kinds))
+        activation = _validate.choice("activation", activation, ACTIVATIONS)
+        # per-network seeds keep torch's global stream untouched; the weights are replaced below
+        super().__init__(dims, [0] * len(kinds), activation=activation, output="linear")
+        self.kinds = kinds
+        with torch.no_grad():
+            for weight in self.weights:
+                count, a, b = weight.shape
+                w = torch.empty(count, b, a)
+                for r, kind in enumerate(kinds):
+                    nonsquare_(w[r], kind, generator=generator)
+                weight.copy_(w.transpose(1, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of every network, shape ``(R, B, dims[−1])``."""
-        h = x.unsqueeze(0).expand(len(self.kinds), *x.shape)
-        last = len(self.weights) - 1
-        for j, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b, h, w.transpose(1, 2))
-            if self.activation == "tanh" and j < last:
-                h = torch.tanh(h)
-        return h
+        """Logits of every network, shape ``(R, B, dims[−1])``, for one shared batch ``x``."""
+        return super().forward(x.unsqueeze(0).expand(self.members, *x.shape))
 
     def grad_norms(self) -> torch.Tensor:
         """The gradient norm of each network, shape ``(R,)``."""
