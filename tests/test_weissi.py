@@ -86,15 +86,15 @@ def test_penalties_match_a_direct_computation() -> None:
 
 def test_weissi_is_invariant_and_l2_is_not() -> None:
     model = _net(3)
-    before = [float(weissi.weissi_penalty(model, 1.0, lam2)) for lam2 in (0.0, 0.5)]
-    l2_before = float(weissi.l2_penalty(model))
+    before = [weissi.weissi_penalty(model, 1.0, lam2).item() for lam2 in (0.0, 0.5)]
+    l2_before = weissi.l2_penalty(model).item()
     weissi.rescale_layers(model, [5.0, 0.1, 2.0])
-    after = [float(weissi.weissi_penalty(model, 1.0, lam2)) for lam2 in (0.0, 0.5)]
+    after = [weissi.weissi_penalty(model, 1.0, lam2).item() for lam2 in (0.0, 0.5)]
     np.testing.assert_allclose(after, before, atol=1e-12)
-    assert abs(float(weissi.l2_penalty(model)) - l2_before) > 1.0
+    assert abs(weissi.l2_penalty(model).item() - l2_before) > 1.0
     # a rescaling with product ≠ 1 shifts λ₁Σlog‖W‖ by λ₁·log Πγ
     weissi.rescale_layers(model, [2.0, 1.0, 1.0])
-    assert float(weissi.weissi_penalty(model, 1.0)) == pytest.approx(before[0] + math.log(2), 1e-12)
+    assert weissi.weissi_penalty(model, 1.0).item() == pytest.approx(before[0] + math.log(2), 1e-12)
 
 
 def test_penalty_gradient_is_lambda_w_over_norm_squared() -> None:
@@ -112,11 +112,11 @@ def test_stacked_members_match_their_sequential_export() -> None:
     assert per_member.shape == (2,)
     for s in range(2):
         seq = stack.member(s).double()
-        assert float(per_member[s]) == pytest.approx(float(weissi.weissi_penalty(seq, 0.5, 0.1)))
+        assert float(per_member[s]) == pytest.approx(weissi.weissi_penalty(seq, 0.5, 0.1).item())
         np.testing.assert_allclose(
             weissi.layer_norms(stack)[:, s].detach(), weissi.layer_norms(seq).detach()
         )
-        assert float(weissi.l2_penalty(stack)[s]) == pytest.approx(float(weissi.l2_penalty(seq)))
+        assert weissi.l2_penalty(stack)[s].item() == pytest.approx(weissi.l2_penalty(seq).item())
 
 
 def _reference_gd(x, y, sizes, gammas, lr, steps, l2=0.0, decay=0.0, lam1=0.0):

@@ -58,6 +58,30 @@ def predicted_map(theta: np.ndarray, eps1: float, eps2: float) -> np.ndarray:
     return theta - (eps1 - eps2) * toy_grad(theta) - eps1 * eps2 / 2 * _penalty_grad(theta)
 
 
+def _grad_scalar(p: tuple[float, float]) -> tuple[float, float]:
+    return p[0] ** 3 + p[1], p[0] + math.cos(p[1]) + 2 * p[1]
+
+
+def _pair_scalar(
+    p: tuple[float, float], eps1: float, eps2: float, order: str
+) -> tuple[float, float]:
+    """:func:`pair_map` on one point, with floats."""
+    first, second = (-eps1, eps2) if order == "down-up" else (eps2, -eps1)
+    g = _grad_scalar(p)
+    mid = (p[0] + first * g[0], p[1] + first * g[1])
+    g = _grad_scalar(mid)
+    return mid[0] + second * g[0], mid[1] + second * g[1]
+
+
+def _predicted_scalar(p: tuple[float, float], eps1: float, eps2: float) -> tuple[float, float]:
+    """:func:`predicted_map` on one point, with floats."""
+    g = _grad_scalar(p)
+    h11, h22 = 3 * p[0] ** 2, 2 - math.sin(p[1])
+    pen = (2 * (h11 * g[0] + g[1]), 2 * (g[0] + h22 * g[1]))
+    c = eps1 * eps2 / 2
+    return p[0] - (eps1 - eps2) * g[0] - c * pen[0], p[1] - (eps1 - eps2) * g[1] - c * pen[1]
+
+
 def _relative_error(eps1: np.ndarray, ratio: float, order: str) -> np.ndarray:
     th = np.asarray(START, dtype=float)
     exact = np.stack([pair_map(th, e, ratio * e, order) - th for e in eps1])
@@ -66,7 +90,7 @@ def _relative_error(eps1: np.ndarray, ratio: float, order: str) -> np.ndarray:
 
 
 @exploration(
-    slider("eps", 0.01, 0.3, steps=7, log=True, default=0.1, label="ε₁"),
+    slider("eps", 0.01, 0.3, steps=5, log=True, default=0.1, include=[0.1], label="ε₁"),
     slider("ratio", 0.0, 1.0, steps=5, default=1.0, label="ε₂/ε₁"),
     choice("order", ["down-up", "up-down"], default="down-up", label="order"),
     title="Flooding's two-step map against gradient descent on L + λ‖∇L‖²",
@@ -86,11 +110,11 @@ def two_step(eps: float = 0.1, ratio: float = 1.0, order: str = "down-up") -> Vi
     _validate.choice("order", order, ("down-up", "up-down"))
     eps2 = ratio * eps
     speed = (eps - eps2) + eps * eps2  # the predicted step's scale per pair
-    pairs = int(min(4000, math.ceil(1.5 / speed)))
-    exact, pred = [np.asarray(START, float)], [np.asarray(START, float)]
-    for _ in range(pairs):
-        exact.append(pair_map(exact[-1], eps, eps2, order))
-        pred.append(predicted_map(pred[-1], eps, eps2))
+    pairs = int(min(1500, math.ceil(1.5 / speed)))
+    exact, pred = [START], [START]
+    for _ in range(pairs):  # scalar loops: far faster than NumPy on 2-vectors
+        exact.append(_pair_scalar(exact[-1], eps, eps2, order))
+        pred.append(_predicted_scalar(pred[-1], eps, eps2))
     keep = np.unique(np.linspace(0, pairs, 90).astype(int))
     ex, pr = np.array(exact)[keep], np.array(pred)[keep]
     err = _relative_error(_EPS_GRID, ratio, order)
@@ -119,7 +143,7 @@ def two_step(eps: float = 0.1, ratio: float = 1.0, order: str = "down-up") -> Vi
     here = float(_relative_error(np.array([eps]), ratio, order)[0])
     readout = (
         f"λ = ε₁ε₂/(2(ε₁ − ε₂)) = {lam} · one-pair relative error {here:.2e} · "
-        f"end points {gap:.3f} apart"
+        f"end points {gap:.1e} apart"
     )
     return View(panels, readout=readout)
 

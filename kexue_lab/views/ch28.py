@@ -90,15 +90,21 @@ def penalty_match(eps: float = 1e-2, kind: str = "normalised", activation: str =
 
 
 def robustness_curves(eps: Sequence[float], acc: Mapping[str, np.ndarray], title: str = "") -> Any:
-    """Accuracy (mean over seeds, band = min…max) against the attack size, one line per model.
+    """Accuracy (mean over seeds, band = min…max) against the attack size, one line per run.
 
-    ``acc[name]`` has shape (seeds, len(eps)); ``eps`` starts at 0 (the clean accuracy).
+    ``acc[name]`` has shape (seeds, len(eps)); ``eps`` starts at 0 (the clean accuracy). Names
+    ``"model, attack"`` share a colour per model; an attack named ``"FGM attack"`` is dashed
+    with open markers, so it stays visible where it coincides with PGD.
     """
     fig, ax = figure(figsize=(7, 3.6))
-    for k, (name, a) in enumerate(acc.items()):
+    models = list(dict.fromkeys(name.split(",")[0] for name in acc))
+    for name, a in acc.items():
         a = np.asarray(a, dtype=float)
-        ax.plot(eps, a.mean(0), "o-", color=f"C{k}", label=name)
-        ax.fill_between(eps, a.min(0), a.max(0), color=f"C{k}", alpha=0.2)
+        color = f"C{models.index(name.split(',')[0])}"
+        one_step = "FGM attack" in name
+        style = dict(ls="--", marker="s", mfc="none", ms=9) if one_step else dict(marker="o")
+        ax.plot(eps, a.mean(0), color=color, label=name, **style)
+        ax.fill_between(eps, a.min(0), a.max(0), color=color, alpha=0.15)
     ax.set(xlabel="ℓ2 size ε of the attack on the embedded review", ylabel="test accuracy")
     ax.set(title=title)
     ax.legend(fontsize=8.5)
