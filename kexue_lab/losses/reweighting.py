@@ -139,7 +139,7 @@ def binary_loss(
         pi = float(y.mean()) if prior is None else _validate.in_range("prior", prior, 0.0, 1.0)
         if not 0 < pi < 1:
             raise ValueError(f"prior must lie strictly between 0 and 1, got {pi}")
-        weight = torch.where(y > 0, 0.5 / pi, 0.5 / (1 - pi))
+        weight = y * (0.5 / pi) + (1 - y) * (0.5 / (1 - pi))  # in the dtype of y
         bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
         return (weight * bce).mean()
     if name == "f1_ce":
@@ -148,6 +148,25 @@ def binary_loss(
         two = torch.stack([torch.zeros_like(logits), logits], dim=1)
         return focal_loss(two, y.long(), 2.0)
     return -soft_macro_f1(torch.sigmoid(logits)[:, None], y[:, None])
+
+
+def _stacked_losses(name: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Σ_r binary_loss(name, z[r], y[r]) for (R, N) logits and labels, vectorised over r."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none")
+    if name == "ce":
+        return bce.mean(1).sum()
+    if name == "balanced_ce":
+        pi = y.mean(1, keepdim=True)
+        return (torch.where(y > 0, 0.5 / pi, 0.5 / (1 - pi)) * bce).mean(1).sum()
+    p = torch.sigmoid(z)
+    if name == "focal":  # softmax of (0, z) is σ(z): −(1 − p_y)² log p_y
+        log_py = torch.nn.functional.logsigmoid(torch.where(y > 0, z, -z))
+        return (-((1 - log_py.exp()) ** 2) * log_py).mean(1).sum()
+    f1 = 2 * (p * y).sum(1, keepdim=True) / (p.sum(1, keepdim=True) + y.sum(1, keepdim=True) + 1e-7)
+    if name == "soft_f1":
+        return -f1.sum()
+    f1 = f1.detach()  # "f1_ce": 2 × eq. (7)
+    return 2 * (torch.where(y > 0, 1 - f1 / 2, f1 / 2) * bce).mean(1).sum()
 
 
 def gradient_factor(name: str, p: Any, y: int = 1, *, gamma: float = 2.0, f1: float = 0.5) -> Any:
@@ -252,6 +271,8 @@ def fit_variants(
         )
     for r in range(len(seeds)):
         _binary_labels(y[r], y.shape[1])
+        if not 0 < float(y[r].mean()) < 1:
+            raise ValueError(f"y[{r}] must hold both classes, got only {int(y[r][0])}s")
     hidden = _validate.non_negative_int("hidden", hidden)
     steps = _validate.positive_int("steps", steps)
     lr = _validate.positive("lr", lr)
@@ -264,11 +285,7 @@ def fit_variants(
 
     for _ in bar(range(steps), desc="training", **({} if progress else {"disable": True})):
         z = model(inputs)[..., 0].reshape(n_l, n_r, -1)
-        total = sum(
-            binary_loss(name, z[i, r], labels[r])
-            for i, name in enumerate(losses)
-            for r in range(n_r)
-        )
+        total = sum(_stacked_losses(name, z[i], labels) for i, name in enumerate(losses))
         opt.zero_grad()
         total.backward()
         opt.step()

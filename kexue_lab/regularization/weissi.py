@@ -81,12 +81,12 @@ def layer_norms(model: Any) -> torch.Tensor:
 
 
 def l2_penalty(model: Any) -> torch.Tensor:
-    """Σ_l ‖W_l‖² over the weights (biases excluded): a scalar, or (S,) per member (eq. (6))."""
+    """Σ_l ‖W_l‖² of the weights, no biases (article eq. (5)); (S,) for a StackedMLP."""
     return (layer_norms(model) ** 2).sum(0)
 
 
 def weissi_penalty(model: Any, lam1: float, lam2: float = 0.0) -> torch.Tensor:
-    """λ₁ Σ_l log‖W_l‖ + λ₂ Σ_l ‖W_l/‖W_l‖‖₁ (article eq. (11); Liu, Cui & Chan 2020).
+    """λ₁ Σ_l log‖W_l‖ + λ₂ Σ_l ‖W_l/‖W_l‖‖₁ (article eq. (10); Liu, Cui & Chan 2020).
 
     Norms are Frobenius norms of the weights; ‖·‖₁ sums the absolute values of all entries.
     A scalar for a ``Sequential``, one value per member (S,) for a :class:`StackedMLP`. Both

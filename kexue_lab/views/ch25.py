@@ -200,7 +200,8 @@ def comparison_rows(ours: Mapping[str, Any], recorded: Mapping[str, Any]) -> lis
         if key not in m:
             return "—"
         mean, std = m[key]
-        return f"{100 * mean:.1f} ± {100 * std:.1f} % ({m.get('data', 'sinusoid')})"
+        where = f" ({m['data']})" if key.startswith("real") and "data" in m else ""
+        return f"{100 * mean:.1f} ± {100 * std:.1f} %{where}"
 
     rows = [
         [

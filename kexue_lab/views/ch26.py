@@ -155,7 +155,7 @@ def comparison_rows(
         rows.append(
             (
                 f"Adam, {name}: max/min ‖W_l‖ at the end",
-                "L2 balances the layers (article eq. (7))" if name == "L2" else "—",
+                "L2 balances the layers (article eq. (6))" if name == "L2" else "—",
                 f"{ours['balance'][name]:.2f}",
                 f"{full:.2f}" if full is not None and math.isfinite(full) else "—",
             )

@@ -73,9 +73,9 @@ def f1_bars(labels: Sequence[str], at_half: np.ndarray, tuned: np.ndarray, title
     pos = np.arange(len(labels))
     for shift, (name, val) in zip((-0.2, 0.2), (("threshold 0.5", at_half), ("tuned", tuned))):
         ax.bar(pos + shift, val.mean(1), 0.4, yerr=val.std(1, ddof=1), capsize=3, label=name)
-    ax.set_xticks(pos, labels, fontsize=8.5)
-    ax.set(ylabel="test F1 (mean ± sd over seeds)", ylim=(0.0, 1.0), title=title)
-    ax.legend(loc="lower right")
+    ax.set_xticks(pos, [label.replace(" (", "\n(") for label in labels], fontsize=8.5)
+    ax.set(ylabel="test F1 (mean ± sd over seeds)", ylim=(0.0, 1.15), title=title)
+    ax.legend(loc="upper center", ncol=2)
     return fig
 
 

@@ -69,7 +69,7 @@ def margin_geometry(s: float = 30.0, m: float = 0.35, phi: float = 90.0, loss: s
         p = psi(_THETA, k, m)
         left.append(Curve(_THETA, p, NAMES[k], color=color))
         rival = s * np.cos(np.radians(np.abs(phi - _THETA)))
-        right.append(Curve(_THETA, np.logaddexp(0.0, rival - s * p), NAMES[k], color=color))
+        right.append(Curve(_THETA, np.logaddexp(0.0, rival - s * p), "", color=color))
         wins.append(f"{NAMES[k].split(' (')[0]} θ < {_win_angle(k, m, phi):.1f}°")
     left.append(
         Curve(_THETA, np.cos(np.radians(np.abs(phi - _THETA))), "cos(φ − θ): rival", "dashed", 3)
@@ -99,7 +99,9 @@ def embedding_geometry(
         raise ValueError(
             f"cosines and points must name the same losses, got {kinds}, {list(points)}"
         )
-    fig, axes = figure(2, len(kinds), figsize=(4.2 * len(kinds), 7.2), squeeze=False)
+    fig, axes = figure(
+        2, len(kinds), figsize=(4.2 * len(kinds), 7.2), squeeze=False, layout="constrained"
+    )
     bins = np.linspace(-1, 1, 61)
     for j, k in enumerate(kinds):
         same, other = cosines[k]
@@ -114,7 +116,6 @@ def embedding_geometry(
         xy = z @ vt[:2].T
         axes[1, j].scatter(xy[:, 0], xy[:, 1], c=np.asarray(groups), cmap="tab10", s=18)
         axes[1, j].set(title="PCA of 10 held-out groups", xticks=[], yticks=[])
-    fig.tight_layout()
     return fig
 
 
@@ -127,8 +128,9 @@ def comparison_rows(
     def cell(metrics: Mapping[str, Any], kind: str) -> str:
         if not metrics or kind not in metrics.get("topk", {}):
             return "—"
-        stats = metrics["topk"][kind]
-        return " / ".join(f"{mu:.3f}±{sd:.3f}" for mu, sd in stats)
+        stats = " / ".join(f"{mu:.3f}±{sd:.3f}" for mu, sd in metrics["topk"][kind])
+        n = metrics.get("seeds", {}).get(kind)
+        return f"{stats} ({n} seed{'s' if n != 1 else ''})" if n else stats
 
     rows = [
         (NAMES[k], " / ".join(f"{v:.4f}" for v in ARTICLE[k]), cell(ours, k), cell(recorded, k))
