@@ -14,7 +14,7 @@ from kexue_lab.losses import logit_adjustment as la
 
 
 def _pairwise(logits: np.ndarray, y: np.ndarray, prior: np.ndarray, tau: float) -> float:
-    """Slow reference: mean of log[1 + Σ_{i≠y} (π_i/π_y)^τ e^{f_i − f_y}] (article eq. (4))."""
+    """Slow reference: mean of log[1 + Σ_{i≠y} (π_i/π_y)^τ e^{f_i − f_y}] (article eq. (6))."""
     total = 0.0
     for f, t in zip(logits, y):
         s = sum(

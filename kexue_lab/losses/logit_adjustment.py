@@ -71,7 +71,7 @@ def log_prior(counts: Any, eps: float = 1e-12) -> torch.Tensor:
 def logit_adjusted_ce(
     logits: torch.Tensor, y: torch.Tensor, log_prior: Any, tau: float = 1.0
 ) -> torch.Tensor:
-    """Mean over the batch of CE(f + τ·log π, y), the logit-adjusted loss (article eq. (4)).
+    """Mean over the batch of CE(f + τ·log π, y), the logit-adjusted loss (article eq. (6)).
 
     * ``logits``: (batch, K) floating tensor f;
     * ``y``: (batch,) integer targets in 0 … K−1;

@@ -6,7 +6,7 @@ re-shaping the per-sample gradient. For a sigmoid p = σ(z) and y ∈ {0, 1}:
 * smooth accuracy  E[y p + (1 − y)(1 − p)]      (gradient factor p(1 − p) for a positive);
 * cross-entropy    E[−y log p − (1 − y) log(1 − p)]   (gradient factor 1 − p);
 * smooth F1        2 E[y p] / E[y + p], whose gradient, after the article's "p → log p" step,
-  is that of the **F1-weighted cross-entropy** (article eq. (7), :func:`f1_weighted_bce`)
+  is that of the **F1-weighted cross-entropy** (article eq. (9), :func:`f1_weighted_bce`)
 
       −E[ y (1 − F/2) log p + (1 − y) (F/2) log(1 − p) ],   F = stop_gradient(smooth F1);
 
@@ -64,7 +64,7 @@ def soft_macro_f1(probs: torch.Tensor, onehot: torch.Tensor, eps: float = 1e-7) 
     """Soft macro F1: mean over classes c of 2 Σᵢ pᵢc yᵢc / (Σᵢ pᵢc + Σᵢ yᵢc + eps).
 
     ``probs`` and ``onehot`` are (N, C) tensors with entries in [0, 1] (C = 1 gives the soft F1
-    of one class, article eq. (4)). On hard one-hot predictions this is scikit-learn's macro F1
+    of one class, article eq. (5)). On hard one-hot predictions this is scikit-learn's macro F1
     (up to ``eps``). Differentiable in ``probs``. Chapters 30 and 35.
     """
     probs, onehot = _tensor("probs", probs, 2), _tensor("onehot", onehot, 2)
@@ -105,10 +105,10 @@ def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Ten
 
 
 def f1_weighted_bce(logits: torch.Tensor, y: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """Article eq. (7): −mean[y (1 − F/2) log p + (1 − y)(F/2) log(1 − p)], p = σ(logits).
+    """Article eq. (9): −mean[y (1 − F/2) log p + (1 − y)(F/2) log(1 − p)], p = σ(logits).
 
     F = stop_gradient(soft F1 of the positive class over the batch), so the gradient is the
-    article's eq. (6): the smooth-F1 gradient after the "p → log p" substitution.
+    article's eq. (8): the smooth-F1 gradient after the "p → log p" substitution.
     """
     logits = _tensor("logits", logits, 1)
     y = _binary_labels(y, len(logits)).to(logits.dtype)
@@ -128,7 +128,7 @@ def binary_loss(
       1/(2(1 − π)) on negatives, π = ``prior`` (default: the batch's positive fraction);
     * ``"f1_ce"``: :func:`f1_weighted_bce` × 2 (weights (2 − F, F), which sum to 2 like CE's);
     * ``"focal"``: :func:`focal_loss` with γ = 2 on the two logits (0, z) (softmax = σ(z));
-    * ``"soft_f1"``: −soft F1 of the positive class (article eq. (4)), optimised directly.
+    * ``"soft_f1"``: −soft F1 of the positive class (article eq. (5)), optimised directly.
     """
     _validate.choice("name", name, BINARY_LOSSES)
     logits = _tensor("logits", logits, 1)
@@ -165,7 +165,7 @@ def _stacked_losses(name: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor
     f1 = 2 * (p * y).sum(1, keepdim=True) / (p.sum(1, keepdim=True) + y.sum(1, keepdim=True) + 1e-7)
     if name == "soft_f1":
         return -f1.sum()
-    f1 = f1.detach()  # "f1_ce": 2 × eq. (7)
+    f1 = f1.detach()  # "f1_ce": 2 × eq. (9)
     return 2 * (torch.where(y > 0, 1 - f1 / 2, f1 / 2) * bce).mean(1).sum()
 
 
@@ -173,7 +173,7 @@ def gradient_factor(name: str, p: Any, y: int = 1, *, gamma: float = 2.0, f1: fl
     """|∂ℓ/∂z| of one sample's loss ℓ at probabilities ``p`` = σ(z), measured by autograd.
 
     ``name``: ``"smooth_acc"`` (ℓ = −[y p + (1 − y)(1 − p)]), ``"ce"``, ``"focal"`` (with
-    ``gamma``) or ``"f1_ce"`` (the per-sample term of eq. (7) at a fixed soft F1 ``f1``);
+    ``gamma``) or ``"f1_ce"`` (the per-sample term of eq. (9) at a fixed soft F1 ``f1``);
     ``y`` ∈ {0, 1}. Returns a float64 array shaped like ``p`` (entries strictly in (0, 1)).
     """
     _validate.choice("name", name, ("smooth_acc", "ce", "focal", "f1_ce"))

@@ -171,7 +171,7 @@ class FGM:
         fgm.restore()                 # E ← the stored E, bit for bit
         optimizer.step(); optimizer.zero_grad()
 
-    To first order the step on L(E + δ) is the gradient of L + ε‖∇_E L‖ (chapter 28, §3).
+    To first order the step on L(E + δ) is the gradient of L + ε‖∇_E L‖ (chapter 28, §2).
     """
 
     def __init__(
@@ -235,7 +235,7 @@ def penalty_gradient_gap(
 
     With Δ = ε·d(∇ₓL) held fixed (d = identity, g/‖g‖ per sample, or sign; no gradient
     through Δ), the θ-gradient of L(x + Δ) is ∇_θL + ∇_θ P + O(ε²), with P the penalty of
-    :data:`PENALTIES` (article eqs. (8)–(10), chapter 28). Compares the two *increments*
+    :data:`PENALTIES` (article eqs. (5)–(8), chapter 28). Compares the two *increments*
     a = ∇_θL(x + Δ) − ∇_θL(x) and b = ∇_θP over all parameters: returns their cosine and
     ‖a − b‖/‖b‖, which is O(ε) where the second derivatives in x exist. ``loss_fn`` must
     average over the batch (``reduction="mean"``); the penalty is averaged the same way.
