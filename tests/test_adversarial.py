@@ -1,8 +1,17 @@
+import math
+
 import pytest
 import torch
 
 from kexue_lab.nn import mlp
-from kexue_lab.regularization.adversarial import fgsm_attack
+from kexue_lab.regularization.adversarial import (
+    FGM,
+    fgm_attack,
+    fgsm_attack,
+    l2_unit,
+    penalty_gradient_gap,
+    pgd_attack,
+)
 
 
 def test_fgsm_on_a_linear_model_moves_along_the_weight_signs():
@@ -42,15 +51,6 @@ def test_fgsm_bad_input():
 
 
 # ---- FGM, PGD and the gradient-penalty match (chapter 28) ----
-import math  # noqa: E402
-
-from kexue_lab.regularization.adversarial import (  # noqa: E402
-    FGM,
-    fgm_attack,
-    l2_unit,
-    penalty_gradient_gap,
-    pgd_attack,
-)
 
 
 def _linear_loss(out, t):

@@ -38,24 +38,11 @@ def fgsm_attack(
     ``loss_fn(model(x), y)`` and may average: the sign does not change), so each sample moves
     by its own gradient's sign. The model's parameters receive no gradient.
     """
-    if not torch.is_tensor(x) or not x.is_floating_point() or x.ndim < 1 or len(x) == 0:
-        raise TypeError(
-            f"x must be a non-empty floating-point tensor with a batch dimension, got {x!r:.60}"
-        )
-    if not torch.is_tensor(y) or len(y) != len(x):
-        raise ValueError(f"y must be a tensor with one target per sample of x ({len(x)})")
+    _check_batch(x, y)
     eps = _validate.non_negative("eps", eps)
-    if clamp is not None:
-        lo, hi = (_validate.real("clamp", v) for v in clamp)
-        if not lo < hi:
-            raise ValueError(f"clamp must be (lo, hi) with lo < hi, got {clamp}")
-    x_in = x.detach().requires_grad_(True)
-    loss = loss_fn(model(x_in), y)
-    if not torch.is_tensor(loss) or loss.numel() != 1:
-        raise ValueError("loss_fn must return a scalar loss")
-    (grad,) = torch.autograd.grad(loss, x_in)
-    x_adv = x.detach() + eps * grad.sign()
-    return x_adv.clamp(lo, hi) if clamp is not None else x_adv
+    clamp = _check_clamp(clamp)
+    x_adv = x.detach() + eps * _input_grad(model, x, y, loss_fn).sign()
+    return x_adv.clamp(*clamp) if clamp is not None else x_adv
 
 
 def _check_batch(x: torch.Tensor, y: torch.Tensor) -> None:
