@@ -35,7 +35,7 @@ BINARY_LOSSES: tuple[str, ...] = ("ce", "balanced_ce", "f1_ce", "focal", "soft_f
 LOSS_LABELS: dict[str, str] = {
     "ce": "CE",
     "balanced_ce": "weighted CE (1/p(y))",
-    "f1_ce": "F1-weighted CE (eq. 7)",
+    "f1_ce": "F1-weighted CE (eq. 9)",
     "focal": "focal, γ = 2",
     "soft_f1": "−soft F1",
 }
