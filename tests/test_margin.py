@@ -133,3 +133,15 @@ def test_retrieval_topk_against_a_loop() -> None:
         margin.retrieval_topk(emb, groups, ks=(90,))
     with pytest.raises(ValueError, match="groups"):
         margin.retrieval_topk(emb, groups[:5])
+
+
+def test_sparse_form_is_exact_in_float64_for_large_losses():
+    # large losses (x > 20): F.softplus would return x and lose e^{-x} (about 1e-11 relative)
+    gen = torch.Generator().manual_seed(4)
+    cos = torch.rand(256, 1000, generator=gen, dtype=torch.float64) * 2 - 1
+    target = torch.randint(0, 1000, (256,), generator=gen)
+    from kexue_lab.losses.margin import am_softmax_loss, sparse_am_softmax_loss
+
+    dense, sparse = am_softmax_loss(cos, target), sparse_am_softmax_loss(cos, target)
+    assert float(dense) > 20
+    torch.testing.assert_close(sparse, dense, rtol=1e-14, atol=0)
