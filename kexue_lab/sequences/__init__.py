@@ -1,0 +1,1 @@
+"""Part VII: sequences and language (chapters 32–40)."""
