@@ -4,6 +4,7 @@
     python tools/benchmark.py --vq-only       # only the VectorQuantizer comparison
     python tools/benchmark.py --knn-only      # only the k-NN entropy comparison
     python tools/benchmark.py --notebooks-only
+    python tools/benchmark.py --crf-only      # only the CRF loss against pytorch-crf
 
 1. **Notebooks**: executes every chapter once, one at a time, as CI does (smoke profile,
    network off, ``KEXUE_BOOK=1``) and prints the run time of each.
@@ -16,6 +17,12 @@
    Kozachenko–Leonenko estimate from ``scipy.spatial.cKDTree`` + ``scipy.special.digamma``,
    for N in (1000, 5000, 20000) and d in (2, 8, 32), float64, after checking that both give
    the same value (on a GPU only ours is timed; the k-d tree is CPU-only).
+
+4. **CRF loss**: ``kexue_lab.sequences.crf.crf_nll`` next to ``torchcrf.CRF`` (pytorch-crf
+   0.7.2) with its start and end transitions set to zero (the same model): the largest
+   difference of the per-sequence NLL (float32, relative, and float64, absolute) and the
+   forward + backward time for B = 64, n = 50 (random lengths), K = 10 and 50, on CPU with one
+   thread, float32 (median of repeats), and the ratio pytorch-crf time / ours (chapter 32).
 
 This is a benchmark, not a test: it asserts nothing about speed.
 """
@@ -140,6 +147,61 @@ def knn_benchmark(device: torch.device, n: int, dim: int, k: int = 1) -> dict:
     }
 
 
+def crf_benchmark(k: int, b: int = 64, n: int = 50, repeats: int = 20) -> dict:
+    """crf_nll against pytorch-crf (zero start/end transitions): agreement and fwd+bwd time."""
+    from torchcrf import CRF
+
+    from kexue_lab.sequences.crf import crf_nll
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    em = torch.randn(b, n, k, requires_grad=True)
+    tags = torch.randint(0, k, (b, n))
+    lengths = torch.randint(1, n + 1, (b,))
+    lengths[0] = n
+    mask = torch.arange(n) < lengths[:, None]
+    ref = CRF(k, batch_first=True)
+    with torch.no_grad():
+        ref.start_transitions.zero_()
+        ref.end_transitions.zero_()
+    trans = ref.transitions
+    with torch.no_grad():
+        want = -ref(em, tags, mask, reduction="none")
+        got = crf_nll(em, trans, tags, mask)
+        rel32 = float(((got - want).abs() / want.abs()).max())
+        ref64 = CRF(k, batch_first=True).double()
+        ref64.load_state_dict(ref.state_dict())
+        want64 = -ref64(em.double(), tags, mask, reduction="none")
+        abs64 = float((crf_nll(em.double(), trans.double(), tags, mask) - want64).abs().max())
+
+    def ours() -> None:
+        em.grad = None
+        crf_nll(em, trans, tags, mask).sum().backward()
+
+    def theirs() -> None:
+        em.grad = None
+        (-ref(em, tags, mask, reduction="sum")).backward()
+
+    for fn in (ours, theirs):  # warm-up
+        fn()
+    cpu = torch.device("cpu")
+    t_ours, t_ref = _time(ours, repeats, cpu), _time(theirs, repeats, cpu)
+    row = {
+        "device": _device_label(cpu),
+        "B": b,
+        "n": n,
+        "K": k,
+        "ours_ms": 1e3 * t_ours,
+        "pytorch_crf_ms": 1e3 * t_ref,
+        "speedup": t_ref / t_ours,
+        "max_rel_diff_float32": rel32,
+        "max_abs_diff_float64": abs64,
+    }
+    torch.set_num_threads(threads)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -147,15 +209,18 @@ def main() -> None:
     ap.add_argument("--vq-only", action="store_true")
     ap.add_argument("--knn-only", action="store_true")
     ap.add_argument("--notebooks-only", action="store_true")
+    ap.add_argument("--crf-only", action="store_true")
     ap.add_argument("--out", default="_build/benchmark.json")
     args = ap.parse_args()
     report: dict = {}
-    if not (args.vq_only or args.knn_only):
+    if args.crf_only:
+        args.vq_only = args.knn_only = args.notebooks_only = False
+    if not (args.vq_only or args.knn_only or args.crf_only):
         stage = book.ROOT / "_stage_bench"
         book.stage(stage)
         report["notebooks_smoke_seconds"] = book.execute(stage, jobs=1)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    if not (args.notebooks_only or args.knn_only):
+    if not (args.notebooks_only or args.knn_only or args.crf_only):
         rows = []
         for device in devices:
             for n, dim, k in [(4096, 64, 512), (16384, 64, 512)] + (
@@ -172,7 +237,7 @@ def main() -> None:
                 f"{r['device']:<28}{r['n']:>8}{r['dim']:>5}{r['num_codes']:>6}{r['ours_vectors_per_s']:>14.3g}"
                 f"{r['reference_vectors_per_s']:>17.3g}{r['speedup']:>9.1f}×{r['same_codes_fraction']:>12.4f}"
             )
-    if not (args.notebooks_only or args.vq_only):
+    if not (args.notebooks_only or args.vq_only or args.crf_only):
         rows = []
         for device in devices:
             for n in (1000, 5000, 20000):
@@ -187,6 +252,19 @@ def main() -> None:
             print(
                 f"{r['device']:<28}{r['n']:>7}{r['dim']:>4}{r['ours_seconds']:>11.3g}"
                 f"{r['ckdtree_seconds']:>11.3g}{r['speedup']:>9.2f}×{r['abs_gap']:>10.1e}"
+            )
+    if not (args.notebooks_only or args.vq_only or args.knn_only):
+        rows = [crf_benchmark(k) for k in (10, 50)]
+        report["crf_nll"] = rows
+        print(
+            f"\n{'device':<20}{'B':>4}{'n':>4}{'K':>4}{'ours ms':>10}{'pytorch-crf ms':>16}"
+            f"{'speed-up':>10}{'rel diff f32':>14}{'abs diff f64':>14}"
+        )
+        for r in rows:
+            print(
+                f"{r['device']:<20}{r['B']:>4}{r['n']:>4}{r['K']:>4}{r['ours_ms']:>10.2f}"
+                f"{r['pytorch_crf_ms']:>16.2f}{r['speedup']:>9.2f}×"
+                f"{r['max_rel_diff_float32']:>14.1e}{r['max_abs_diff_float64']:>14.1e}"
             )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
