@@ -52,3 +52,8 @@ def test_encode_labels() -> None:
     vocab = CharVocab([p for ps in qa.passages for p in ps] + qa.questions)
     t = R.encode(qa, vocab)
     assert t["passage"].shape == (20, 40) and torch.equal(t["start"].sum(1), t["end"].sum(1))
+
+
+def test_long_distractor_entities_fit_their_window() -> None:
+    qa = R.entity_qa(800, seed=5)  # once raised: a distractor entity longer than its window
+    assert all(len(p) >= 1 for ps in qa.passages for p in ps)

@@ -51,6 +51,8 @@ def test_segmentation_data_round_trips_to_words() -> None:
     assert bool((tags[mask] < 4).all())
     last = tags[torch.arange(50), lengths - 1]
     assert bool(torch.isin(last, torch.tensor([2, 3])).all())  # every clause ends a word
+    out = tagging.train_tagger(data, "bi", epochs=1, dim=8)
+    assert 0.0 <= out["f1"] <= 1.0 and out["seconds"] > 0 and out["pred"].shape == (20, 16)
     with pytest.raises(ValueError, match="n_train"):
         tagging.segmentation_data(10**7, 1)
 

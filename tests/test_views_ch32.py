@@ -21,7 +21,7 @@ def test_every_view_holds_three_normalised_distributions() -> None:
         curves = view.panels[0].curves
         assert len(curves) == 3
         for c in curves:
-            assert len(c.x) == 8 and abs(sum(c.y) - 1) < 1e-9
+            assert len(c.x) == 8 and abs(sum(c.y) - 1) < 1e-9 and c.x[0] == "0→0→0"
         assert "most probable path" in view.readout
 
 

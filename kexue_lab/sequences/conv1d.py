@@ -121,14 +121,16 @@ def score_loss(logits: torch.Tensor, onehot: torch.Tensor, eps: float = 1e-7) ->
 def stratified_batches(
     labels: np.ndarray, fracs: tuple[float, ...], batch_size: int, n_batches: int, seed: int
 ) -> np.ndarray:
-    """(n_batches, batch_size) training indices with fixed class counts per batch (drawn with
-    replacement), the article's ``for_train``: counts int(frac·B), the first class takes the rest."""
+    """(n_batches, batch_size) training indices with fixed class counts per batch.
+
+    The article's ``for_train``: counts int(frac·B), the first class takes the rest; drawn
+    with replacement."""
     labels = np.asarray(labels)
     batch_size = _validate.positive_int("batch_size", batch_size)
     n_batches = _validate.positive_int("n_batches", n_batches)
     counts = [int(f * batch_size) for f in fracs]
     counts[0] = batch_size - sum(counts[1:])
-    if len(fracs) != int(labels.max()) + 1 or counts[0] < 0:
+    if len(fracs) < int(labels.max()) + 1 or counts[0] < 0:
         raise ValueError(f"fracs must give one fraction per class summing to ≤ 1, got {fracs}")
     rng = np.random.default_rng(seed)
     parts = []
@@ -149,7 +151,7 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> np.nda
 
 
 def macro_f1(y_true: Any, y_pred: Any, n_classes: int) -> float:
-    """Hard macro F1 over ``n_classes`` (a class absent from both counts as F1 = 0, as in sklearn)."""
+    """Hard macro F1 over ``n_classes`` (a class absent from both counts as 0, as in sklearn)."""
     from sklearn.metrics import f1_score
 
     labels = list(range(_validate.int_at_least("n_classes", n_classes, 2)))

@@ -121,6 +121,7 @@ def viterbi_decode(emissions: Any, trans: Any, mask: Any) -> list[list[int]]:
     emissions, trans, mask, _ = check_inputs(emissions, trans, mask)
     b, n, _k = emissions.shape
     delta = emissions[:, 0]
+    stay = torch.arange(_k, device=emissions.device).expand(b, _k)
     back = []
     for t in range(1, n):
         best, arg = (delta.unsqueeze(2) + trans.unsqueeze(0)).max(dim=1)
@@ -128,10 +129,10 @@ def viterbi_decode(emissions: Any, trans: Any, mask: Any) -> list[list[int]]:
         live = mask[:, t].unsqueeze(1)
         delta = torch.where(live, nxt, delta)
         # a finished sequence points back to the tag it holds: the back-trace passes through
-        back.append(torch.where(live, arg, torch.arange(_k).expand(b, _k)))
+        back.append(torch.where(live, arg, stay))
     tag = delta.argmax(dim=1)
     path = [tag]
-    rows = torch.arange(b)
+    rows = torch.arange(b, device=emissions.device)
     for ptr in reversed(back):
         tag = ptr[rows, tag]
         path.append(tag)

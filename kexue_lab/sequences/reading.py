@@ -94,7 +94,7 @@ class QA:
 
 def _window(n: int, lo: int, hi: int, width: int, rng: np.random.Generator) -> tuple[int, int]:
     """A window of ``width`` characters of a length-``n`` text that contains [lo, hi)."""
-    width = min(width, n)
+    width = min(max(width, hi - lo), n)  # a long entity widens its window
     first = rng.integers(max(0, hi - width), min(lo, n - width) + 1)
     return int(first), int(first + width)
 

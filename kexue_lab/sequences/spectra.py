@@ -73,8 +73,8 @@ def make_spectra(
     """Generate ``n`` spectra of the four classes with known lines (chapter 35).
 
     Each flux is continuum × (1 + lines) + noise, the noise Gaussian with standard deviation
-    1/SNR (SNR ~ U(2.5, 20); ``unknown``: U(0.8, 2.5) and up to two zeroed stretches). Returns a dict
-    with ``flux`` (n, length) float32 standardised per spectrum, ``labels`` (n,) int64 in
+    1/SNR (SNR ~ U(2.5, 20); ``unknown``: U(0.8, 2.5), up to two zeroed stretches). Returns
+    a dict with ``flux`` (n, length) float32 standardised per spectrum, ``labels`` (n,) int64 in
     :data:`CLASSES` order, ``wave`` (length,) in Å, ``lines`` (n, length) the noise-free
     |line signal| in the same units as the standardised flux, and ``z`` (n,) the redshifts.
     """

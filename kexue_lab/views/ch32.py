@@ -52,8 +52,9 @@ def normalisations(g11: float = 2.0, f10: float = 1.0) -> View:
     from .. import _validate
 
     labels, probs = toy(_validate.real("g11", g11), _validate.real("f10", f10))
+    ticks = ["→".join(p) for p in labels]  # "0→0→0": category names, not numbers
     curves = [
-        Curve(labels, probs[key].tolist(), name, style="markers", color=i)
+        Curve(ticks, probs[key].tolist(), name, style="markers", color=i)
         for i, (key, name) in enumerate(MODELS.items())
     ]
     panel = Panel(curves, title="P(path)", xlabel="path y₁y₂y₃", ylabel="probability", ylim=(0, 1))

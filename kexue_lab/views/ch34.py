@@ -69,6 +69,6 @@ def vote_bars(results: Mapping[str, Sequence[float]]) -> Any:
     for k, label in enumerate(("exact match", "character F1")):
         ax.bar(x + (k - 0.5) * 0.38, [results[n][k] for n in names], 0.38, label=label)
     ax.set_xticks(x, names)
-    ax.set(ylim=(0, 1.05), ylabel="score", title="test questions")
-    ax.legend(loc="lower right")
+    ax.set(ylim=(0, 1.2), ylabel="score", title="test questions")
+    ax.legend(loc="upper center", ncol=2)
     return fig
