@@ -23,6 +23,7 @@ from torch import nn
 
 from .. import _validate
 from ..losses.reweighting import soft_macro_f1
+from .dgcnn import receptive_field as stride1_receptive_field
 
 #: The article's block widths (section "Code").
 ARTICLE_WIDTHS = (16, 16, 32, 32, 64, 64, 128, 128)
@@ -99,7 +100,9 @@ class SpectraCNN(nn.Module):
 def receptive_field(n_blocks: int, dilations: tuple[int, ...] = (1, 2, 4), kernel: int = 3) -> int:
     """Input samples seen by one position of block ``n_blocks``'s output (pool 2 between blocks).
 
-    RF = 1 + Σ_ℓ (k_ℓ − 1) d_ℓ J_ℓ, J_ℓ the product of the strides before layer ℓ; with
+    RF = 1 + Σ_ℓ (k_ℓ − 1) d_ℓ J_ℓ, J_ℓ the product of the strides before layer ℓ: each
+    block adds chapter 34's stride-1 field (:func:`kexue_lab.sequences.dgcnn.receptive_field`)
+    minus one, times J; with
     dilations 1, 2, 4 and k = 3 this is 1 + 14(2^B − 1) + (2^(B−1) − 1).
     """
     n_blocks = _validate.positive_int("n_blocks", n_blocks)
@@ -108,7 +111,7 @@ def receptive_field(n_blocks: int, dilations: tuple[int, ...] = (1, 2, 4), kerne
     for b in range(n_blocks):
         if b > 0:
             rf, jump = rf + jump, jump * 2  # MaxPool(2, stride 2)
-        rf += sum((kernel - 1) * d * jump for d in dilations)
+        rf += (stride1_receptive_field(kernel, dilations) - 1) * jump  # one block, scaled
     return rf
 
 
