@@ -11,6 +11,7 @@ import json
 import re
 import sys
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -193,7 +194,8 @@ _NORMAL = [
 ]
 
 
-def _math_values(text: str) -> list[float]:
+@cache  # a chapter's text is parsed once, not once per exercise (the slowest unit test)
+def _math_values(text: str) -> tuple[float, ...]:
     """Every constant the page's LaTeX writes down (each side of =, ≈, ≤, …), evaluated."""
     import sympy as sp
     from sympy.parsing.latex import parse_latex
@@ -211,7 +213,14 @@ def _math_values(text: str) -> list[float]:
                     values.append(float(sp.N(expr)))
             except Exception:  # noqa: BLE001 - most fragments are not constants
                 continue
-    return values
+    return tuple(values)
+
+
+@cache
+def _student_text(chapter: Path) -> str:
+    """The source of every cell of the chapter's student edition, joined (once per chapter)."""
+    student = book.student_version(json.loads(chapter.read_text(encoding="utf-8")))
+    return "\n".join("".join(c["source"]) for c in student["cells"])
 
 
 @pytest.mark.parametrize("exercise", sorted(EXERCISES))
@@ -225,8 +234,7 @@ def test_neither_the_student_edition_nor_the_package_gives_the_answer_away(exerc
         for p in book.chapter_notebooks()
         if p.name.startswith(f"{int(exercise.split('.')[0]):02d}-")
     )
-    student = book.student_version(json.loads(chapter.read_text(encoding="utf-8")))
-    text = "\n".join("".join(c["source"]) for c in student["cells"])
+    text = _student_text(chapter)
     for needle in _giveaways(value, parts["solution"]):
         assert needle not in text, f"the student edition of {chapter.name} shows {needle!r}"
         assert needle not in PACKAGE_TEXT, f"kexue_lab holds {needle!r}, the answer to {exercise}"
