@@ -215,3 +215,27 @@ def test_model_rejects_bad_input():
         model(torch.ones(1, 3, dtype=torch.long), torch.zeros(1, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="max_len"):
         model(torch.ones(1, 25, dtype=torch.long), torch.zeros(1, 25, dtype=torch.long))
+
+
+def test_random_replace_rates_and_pool():
+    from kexue_lab.sequences.seq2seq import random_replace
+
+    g = torch.Generator().manual_seed(0)
+    ids = torch.arange(40).repeat(4000, 1)  # distinct tokens: every replacement is visible
+    mask = torch.zeros_like(ids, dtype=torch.bool)
+    mask[:, 20:] = True
+    out = random_replace(ids, mask, p_sample=0.5, p_token=0.3, generator=g)
+    changed = out != ids
+    assert not changed[:, :20].any()  # only masked positions change
+    # a draw from the 20 masked tokens returns the same token w.p. 1/20
+    assert float(changed[:, 20:].float().mean()) == pytest.approx(0.15 * 19 / 20, abs=0.004)
+    assert set(out[:, 20:].unique().tolist()) <= set(range(20, 40))
+    intact = float((~changed).all(dim=1).float().mean())  # 0.5 + 0.5·(1 − 0.3·19/20)^20
+    assert intact == pytest.approx(0.5 + 0.5 * (1 - 0.3 * 19 / 20) ** 20, abs=0.02)
+    whole = torch.ones_like(mask)
+    out = random_replace(ids, mask, p_sample=1.0, p_token=1.0, pool=whole, generator=g)
+    assert out[:, 20:].min() < 20  # the pool is the whole row
+    with pytest.raises(ValueError, match="p_token"):
+        random_replace(ids, mask, p_token=1.5)
+    with pytest.raises(ValueError, match="mask"):
+        random_replace(ids, mask.long())

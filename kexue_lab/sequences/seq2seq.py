@@ -34,6 +34,7 @@ __all__ = [
     "beam_search",
     "beam_search_batch",
     "pack_pairs",
+    "random_replace",
     "UniLMSeq2Seq",
 ]
 
@@ -204,6 +205,41 @@ def pack_pairs(
         seg[b, : len(s)] = 0
         labels[b, len(s) - 1 : len(s) + len(t) - 1] = torch.tensor(list(t), dtype=torch.long)
     return ids, seg, labels
+
+
+def random_replace(
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    p_sample: float = 0.5,
+    p_token: float = 0.3,
+    pool: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Corrupt decoder inputs by random replacement (chapters 33 and 40).
+
+    Each row is chosen with probability ``p_sample`` (one draw per row); in a chosen row each
+    position where ``mask`` is true is replaced with probability ``p_token`` by a token drawn
+    uniformly from the positions of the same row where ``pool`` is true (default: ``mask``).
+    A position is therefore replaced with probability ``p_sample·p_token`` (0.15 for the
+    article's 0.5 and 0.3), and a draw may return the original token. Returns a new tensor;
+    the labels are not touched (train on the original next tokens).
+    """
+    if not torch.is_tensor(ids) or ids.ndim != 2 or ids.is_floating_point():
+        raise ValueError(f"ids must be an integer tensor (B, L), got {ids!r:.60}")
+    pool = mask if pool is None else pool
+    for name, m in (("mask", mask), ("pool", pool)):
+        if not torch.is_tensor(m) or m.dtype != torch.bool or m.shape != ids.shape:
+            raise ValueError(f"{name} must be a bool tensor of shape {tuple(ids.shape)}")
+    p_sample = _validate.in_range("p_sample", p_sample, 0.0, 1.0)
+    p_token = _validate.in_range("p_token", p_token, 0.0, 1.0)
+    b, length = ids.shape
+    rows = torch.rand(b, 1, generator=generator, device=ids.device) < p_sample
+    hit = rows & mask & (torch.rand(b, length, generator=generator, device=ids.device) < p_token)
+    hit &= pool.any(dim=1, keepdim=True)
+    weights = pool.float() + (~pool.any(dim=1, keepdim=True)).float()  # empty pools: unused
+    src = torch.multinomial(weights, length, replacement=True, generator=generator)
+    return torch.where(hit, ids.gather(1, src), ids)
 
 
 class UniLMSeq2Seq(nn.Module):
