@@ -11,10 +11,12 @@ fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
 stamp=".venv/.kexue-installed"
-want="$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing requirements (about a minute the first time)"
   python -m pip install -q --disable-pip-version-check -r requirements.txt
+  # packages whose declared dependencies would need compiling and that work without them
+  python -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
   python -m pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
 fi
