@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from .. import _validate
 from .seq2seq import beam_search_batch, pack_pairs
