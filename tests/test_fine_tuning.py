@@ -74,9 +74,13 @@ def test_transformer_flops_count_matches_torch_flop_counter() -> None:
 
     d, length = 32, 11
     block = TransformerBlock(d, 4, norm="post", dropout=0.0).eval()
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False) as counter:  # counts the Linear layers (addmm)
         block(torch.randn(1, length, d))
-    assert counter.get_total_flops() == ft.transformer_flops(length, d)
+    q, k, v = torch.randn(3, 4, length, d // 4).unbind(0)
+    with FlopCounterMode(display=False) as attention:  # the two products of attention, by hand
+        (torch.softmax(q @ k.transpose(1, 2), -1) @ v).sum()
+    total = counter.get_total_flops() + attention.get_total_flops()
+    assert total == ft.transformer_flops(length, d)
     assert ft.transformer_flops(7, 8, n_layers=3, ffn=16) == 3 * (
         8 * 7 * 64 + 4 * 7 * 8 * 16 + 4 * 49 * 8
     )

@@ -125,7 +125,9 @@ def bert_parameters(
     """Parameters of a BERT encoder: embeddings ``(V + P + S)d`` + LayerNorm ``2d``; per layer
     ``4(d² + d)`` (attention) ``+ 2d·ffn + ffn + d`` (feed-forward) ``+ 4d`` (two LayerNorms);
     the pooler ``d² + d`` (chapter 36)."""
-    vocab_size, d = (_validate.positive_int(n, v) for n, v in (("vocab_size", vocab_size), ("d", d)))
+    vocab_size, d = (
+        _validate.positive_int(n, v) for n, v in (("vocab_size", vocab_size), ("d", d))
+    )
     n_layers = _validate.positive_int("n_layers", n_layers)
     ffn, max_len = _validate.positive_int("ffn", ffn), _validate.positive_int("max_len", max_len)
     n_segments = _validate.positive_int("n_segments", n_segments)
@@ -163,7 +165,9 @@ class ClsClassifier(nn.Module):
         if not isinstance(encoder, nn.Module):
             raise TypeError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}")
         self.encoder, self.pad_id = encoder, _validate.non_negative_int("pad_id", pad_id)
-        self.head = nn.Linear(_validate.positive_int("d", d), _validate.positive_int("n_out", n_out))
+        self.head = nn.Linear(
+            _validate.positive_int("d", d), _validate.positive_int("n_out", n_out)
+        )
         self._hf = hasattr(encoder, "config")
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
