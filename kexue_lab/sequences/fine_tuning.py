@@ -53,6 +53,7 @@ __all__ = [
     "pretrain_mlm",
     "fine_tune",
     "predict_logits",
+    "frozen_features",
     "movie_sentences",
     "bow_baseline",
 ]
@@ -266,6 +267,36 @@ def predict_logits(model: nn.Module, ids: torch.Tensor, batch: int = 512) -> tor
     device = next(model.parameters()).device
     out = [model(ids[i : i + batch].to(device)).float().cpu() for i in range(0, len(ids), batch)]
     return torch.cat(out)
+
+
+@torch.no_grad()
+def frozen_features(
+    tokenizer: Any, encoder: nn.Module, texts: Sequence[str], *, maxlen: int = 64, batch: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A frozen ``transformers`` encoder's sentence features ``(h_[CLS], mean-pooled h)``, each
+    ``(N, d)``, from ``last_hidden_state`` (texts cut at ``maxlen`` tokens, padded per batch;
+    batches of similar length, to pad little). The mean is
+    :func:`~kexue_lab.sequences.pretrained.mean_pool`, all-MiniLM-L6-v2's own pooling."""
+    from .pretrained import mean_pool
+
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of strings, not one string")
+    maxlen, batch = _validate.positive_int("maxlen", maxlen), _validate.positive_int("batch", batch)
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    cls, mean = [], []
+    for k in range(0, len(order), batch):
+        chunk = [texts[i] for i in order[k : k + batch]]
+        enc = tokenizer(
+            chunk, padding=True, truncation=True, max_length=maxlen, return_tensors="pt"
+        )
+        enc = {key: v.to(device) for key, v in enc.items()}
+        hidden = encoder(**enc).last_hidden_state
+        cls.append(hidden[:, 0].float().cpu())
+        mean.append(mean_pool(hidden, enc["attention_mask"]).float().cpu())
+    back = torch.argsort(torch.tensor(order))
+    return torch.cat(cls)[back], torch.cat(mean)[back]
 
 
 def _progress(rows: Any, on: bool, desc: str) -> Any:

@@ -92,8 +92,8 @@ def entity_pools() -> dict[str, dict[str, tuple[str, ...]]]:
     A name goes to ``test`` when ``crc32(name) % 5 == 0`` (about a fifth, fixed across seeds).
     Persons are runs of consecutive ``nr`` words of 2–4 characters; places ``ns`` words of 2–4
     characters; organisations ``nt`` words of 3–6 characters; universities are the organisations
-    and ``ns``/``nt`` words containing 大学 or 学院 (few in the corpus, so shared by both splits).
-    Only Chinese characters, names seen at least twice.
+    whose name contains 大学 or 学院 (only three, so shared by both splits). Only Chinese
+    characters, names seen at least twice.
     """
     from ..text import peoples_daily
 

@@ -99,7 +99,6 @@ def block_diagrams() -> Any:
         ax.text(0, ys[-1] + 0.85, "y", ha="center", va="bottom", fontsize=10)
         ax.set(xlim=(-1.2, 1.4), ylim=(-0.5, ys[-1] + 1.3), title=name)
         ax.axis("off")
-    fig.tight_layout()
     return fig
 
 
@@ -118,7 +117,6 @@ def training_curve(
     ax.axhline(oracle, color="C2", ls=":", lw=1, label="the true chain on the same tokens")
     ax.set(xlabel="training step", ylabel="cross-entropy (nats / token)")
     ax.legend()
-    fig.tight_layout()
     return fig
 
 
