@@ -1,7 +1,7 @@
 """Exposure bias in seq2seq: the article's probability table and a toy title task (chapter 33).
 
 Su Jianlin, "Seq2Seq中Exposure Bias现象的浅析与对策" (kexue.fm/archives/7259). A teacher-forced
-model is locally normalised (eq. 6: ``p(y|x) = Π_k p(y_k | x, y_<k)``), so it is only trained on
+model is locally normalised (eqs. 4–6: ``p(y|x) = Π_k p(y_k | x, y_<k)``), so it is only trained on
 gold prefixes. This module holds what is particular to the chapter:
 
 * :func:`table_step_logprobs` and :func:`path_probabilities`: the article's two-step example

@@ -22,7 +22,7 @@ import torch
 
 from .. import _validate
 from .seq2seq import beam_search_batch, pack_pairs
-from .summarization import CopySeq2Seq, bio_copy_labels, copy_allowed, sparse_softmax
+from .summarization import CopySeq2Seq, O, bio_copy_labels, copy_allowed, sparse_softmax
 
 __all__ = [
     "make_judgments",
@@ -175,7 +175,8 @@ def decode(
 
     Returns ``(sequences, tags, fallbacks)``: the generated tokens (ending with ``eos`` when
     finished), and per generated token its copy tag and whether an ``I`` fell back to ``B``
-    (replayed with the same rule; all ``O``/``False`` when ``copy=False``)."""
+    (replayed with the same rule; all ``O``/``False`` when ``copy=False``). ``eos`` is always
+    allowed (it may end a copied span) and is reported with tag ``O``."""
     if not isinstance(model, CopySeq2Seq):
         raise TypeError(f"model must be a CopySeq2Seq, got {type(model).__name__}")
     model.eval()
@@ -208,6 +209,7 @@ def decode(
         gen[b, : len(s)] = torch.tensor(s, dtype=torch.long)
     _, tags = run(torch.arange(len(seqs)), gen[:, :-1])
     _, z, fb = copy_allowed(tags, gen[:, :-1], left, src_mask, model.vocab_size)
+    z = z.masked_fill(gen == eos, O)  # eos is always allowed; it ends any span
     return (
         seqs,
         [z[b, :n].tolist() for b, n in enumerate(lengths)],

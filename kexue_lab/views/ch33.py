@@ -80,8 +80,9 @@ def gap_bars(results: Mapping[str, Mapping[str, Sequence[float]]]) -> Any:
         for i, v in enumerate(vals):
             ax.plot(np.full(len(v), x[i] + (j - 0.5) * 0.38), v, "k.", ms=4)
     ax.set_xticks(x, [NAMES.get(v, v) for v in names])
-    ax.set(ylabel="token accuracy", ylim=(0, 1.05), title="same model, gold vs own prefixes")
-    ax.legend(loc="lower right")
+    ax.set(ylabel="token accuracy", ylim=(0, 1.25), title="same model, gold vs own prefixes")
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.legend(loc="upper center", ncol=2)
     return fig
 
 
@@ -96,7 +97,8 @@ def beam_sweep(scores: Mapping[str, Mapping[int, Mapping[str, Sequence[float]]]]
             for k in ks:
                 ax.plot(np.full(len(by_k[k][metric]), k + 0.04 * (i - 1)), by_k[k][metric],
                         ".", color=f"C{i}", ms=4)  # fmt: skip
-        ax.set(xlabel="beam size", ylabel=metric, xticks=sorted(next(iter(scores.values()))))
+        label = {"rouge-l": "ROUGE-L", "bleu": "BLEU"}[metric]
+        ax.set(xlabel="beam size", ylabel=label, xticks=sorted(next(iter(scores.values()))))
     axes[0].legend()
     return fig
 
