@@ -302,13 +302,8 @@ class CopySeq2Seq(UniLMSeq2Seq):
         self.tag_head = nn.Linear(d, 3)
 
     def tagged(self, ids: torch.Tensor, seg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        store: dict[str, torch.Tensor] = {}
-        hook = self.ln.register_forward_hook(lambda _m, _i, out: store.update(h=out))
-        try:
-            logits = self(ids, seg)
-        finally:
-            hook.remove()
-        return logits, self.tag_head(store["h"])
+        h = self.features(ids, seg)
+        return self.logits(h), self.tag_head(h)
 
 
 def copy_allowed(
