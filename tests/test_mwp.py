@@ -297,3 +297,21 @@ def test_solver_trains_decodes_and_checks():
     assert parsed.tolist() == [True, False, False, True]
     with pytest.raises(ValueError):
         solver.fit(q, e[:3], steps=1)
+
+
+def test_mask_and_fill_numbers_round_trip():
+    q, e, nums = mwp_data.mask_numbers("鸡兔同笼，35个头，94只脚，35只兔？", "(94-2*35)/2")
+    assert q == "鸡兔同笼，①个头，②只脚，①只兔？"
+    assert e == "(②-2*①)/2" and nums == ["35", "94"]
+    assert mwp_data.fill_numbers(e, nums) == "(94-2*35)/2"
+    q, e, nums = mwp_data.mask_numbers("进价1.5元，打8折", "1.5*8/10")
+    assert (q, e, nums) == ("进价①元，打②折", "①*②/10", ["1.5", "8"])
+    assert mwp_data.fill_numbers("③+1", ["1", "2"]) == "③+1"  # no third number: left alone
+    with pytest.raises(ValueError):
+        safe_eval(mwp_data.fill_numbers("③+1", ["1", "2"]))
+    many = "，".join(str(i) for i in range(30))
+    assert len(mwp_data.mask_numbers(many)[2]) == len(mwp_data.SLOTS)
+    with pytest.raises(TypeError):
+        mwp_data.mask_numbers(3)
+    with pytest.raises(ValueError):
+        mwp_data.Solver(["1+1"], numbers="words")
