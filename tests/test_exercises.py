@@ -223,7 +223,11 @@ def _student_text(chapter: Path) -> str:
     return "\n".join("".join(c["source"]) for c in student["cells"])
 
 
-@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+@pytest.mark.parametrize(
+    "exercise",
+    # one xdist worker per chapter (tools/test.sh runs --dist loadgroup): its text is parsed once
+    [pytest.param(ex, marks=pytest.mark.xdist_group(ex.split(".")[0])) for ex in sorted(EXERCISES)],
+)
 def test_neither_the_student_edition_nor_the_package_gives_the_answer_away(exercise: str) -> None:
     parts = EXERCISES[exercise]
     if parts.get("practice"):

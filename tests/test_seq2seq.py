@@ -194,7 +194,7 @@ def test_training_on_a_copy_task_lowers_the_loss():
     batch = pack_pairs([[2] + s + [1] for s in src], [s + [1] for s in src])
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = float(model.loss(*batch).detach())
-    for _ in range(400):  # a plateau near 1.5, then the copy is found (~300 steps)
+    for _ in range(300):
         opt.zero_grad()
         model.loss(*batch).backward()
         opt.step()

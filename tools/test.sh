@@ -13,7 +13,7 @@ ruff format --check .
 echo "== 4/6 Colab: installing kexue_lab changes no package Colab preinstalls; then unit tests,"
 echo "        chapter shape, exercises (network cut off)"
 python tools/colab_check.py
-tools/offline python -m pytest tests -q -n 2 -p no:cacheprovider
+tools/offline python -m pytest tests -q -n 2 --dist loadgroup -p no:cacheprovider
 echo "== 5/6 every notebook under nbmake (network cut off), a strict book build (-W), and the"
 echo "        page check of every chapter in headless Chromium (math, cut lines, tables)"
 python tools/book.py build --strict --jobs 2

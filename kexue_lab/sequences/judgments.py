@@ -22,7 +22,7 @@ import torch
 
 from .. import _validate
 from .seq2seq import beam_search_batch, pack_pairs
-from .summarization import CopySeq2Seq, bio_copy_labels, copy_allowed, sparse_softmax
+from .summarization import CopySeq2Seq, O, bio_copy_labels, copy_allowed, sparse_softmax
 
 __all__ = [
     "make_judgments",
@@ -43,13 +43,7 @@ _CITIES = [
     "武汉市洪山区",
 ]
 _LAWS = ["合同法", "民法通则", "侵权责任法", "民事诉讼法", "担保法", "道路交通安全法", "劳动合同法"]
-_DEFENCE = [
-    "借款已经部分归还",
-    "借款金额与事实不符",
-    "约定的利息过高",
-    "未实际收到借款",
-    "同意还款但无力一次清偿",
-]
+_DEFENCE = ["已部分还款", "金额不符", "利息过高", "未收到借款", "无力清偿"]
 _FILLER = [
     "本院依法适用简易程序，公开开庭进行了审理。",
     "原告为证明其主张，向本院提交了相关证据。",
@@ -63,54 +57,47 @@ _FILLER = [
 
 
 def _name(rng: np.random.Generator) -> str:
-    return rng.choice(list(_SURNAMES)) + "".join(rng.choice(list(_GIVEN), rng.integers(1, 3)))
+    return str(rng.choice(list(_SURNAMES)) + rng.choice(list(_GIVEN)))
 
 
 def _one(rng: np.random.Generator) -> dict[str, str]:
     a, b = _name(rng), _name(rng)
     while b == a:
         b = _name(rng)
-    city = rng.choice(_CITIES)
     amt, intr, fee = (
-        str(int(rng.integers(lo, hi))) for lo, hi in ((2000, 99999), (100, 9999), (50, 999))
+        str(int(rng.integers(lo, hi))) for lo, hi in ((1000, 99999), (100, 9999), (50, 999))
     )
     law1, law2 = rng.choice(_LAWS, 2, replace=False)
     n1, n2 = (str(int(v)) for v in rng.integers(1, 300, 2))
     year = str(int(rng.integers(2014, 2020)))
     month, day = str(int(rng.integers(1, 13))), str(int(rng.integers(1, 29)))
-    rate = f"{rng.integers(1, 3)}.{rng.integers(0, 10)}"
     defence = rng.choice(_DEFENCE)
     head = [
-        f"{city}人民法院民事判决书",
-        f"（{year}）民初{rng.integers(100, 9999)}号",
+        f"{rng.choice(_CITIES)}人民法院民事判决书（{year}）民初{rng.integers(100, 9999)}号",
         f"原告：{a}，{rng.choice(['男', '女'])}，{rng.integers(1950, 1999)}年出生。",
         f"被告：{b}，{rng.choice(['男', '女'])}，{rng.integers(1950, 1999)}年出生。",
-        f"原告{a}与被告{b}民间借贷纠纷一案，本院于{year}年{month}月{day}日立案后，",
+        f"原告{a}与被告{b}民间借贷纠纷一案，本院于{year}年{month}月{day}日立案。",
     ]
     claims = [
-        f"原告{a}向本院提出诉讼请求：判令被告偿还借款{amt}元，支付利息{intr}元；",
-        f"事实和理由：{year}年{month}月，被告向原告借款{amt}元，约定月利率{rate}%，",
-        "到期后被告未按约定还款。",
+        f"原告{a}诉称{year}年{month}月被告借款{amt}元，约定月利率{rng.integers(1, 3)}%，",
+        f"请求判令归还本金{amt}元、利息{intr}元。",
         f"被告{b}辩称，{defence}。",
     ]
     court = [
-        "本院认为，合法的借贷关系受法律保护，",
-        "被告应当承担还款责任。",
-        f"依照《中华人民共和国{law1}》第{n1}条、《中华人民共和国{law2}》第{n2}条的规定，",
-        f"判决如下：被告{b}于本判决生效之日起十日内偿还原告{a}借款{amt}元及利息{intr}元；",
+        "本院认为，合法的借贷关系受法律保护。",
+        f"依照《{law1}》第{n1}条、《{law2}》第{n2}条的规定，",
+        f"判决如下：被告{b}于十日内偿还借款{amt}元；",
         f"案件受理费{fee}元，由被告{b}负担。",
     ]
     tail = [
-        "如不服本判决，可以在判决书送达之日起十五日内向本院递交上诉状。",
+        "如不服本判决，可在判决书送达之日起十五日内提起上诉。",
         f"审判员{_name(rng)}，书记员{_name(rng)}。",
     ]
     filler = list(rng.choice(_FILLER, int(rng.integers(2, 6)), replace=False))
     k = int(rng.integers(0, len(filler) + 1))
     doc = "\n".join(head + filler[:k] + claims + filler[k:] + court + tail)
     summary = (
-        f"原告{a}诉称，被告向其借款{amt}元，请求判令偿还借款并支付利息{intr}元。"
-        f"被告{b}辩称，{defence}。法院认为，合法的借贷关系受法律保护。"
-        f"依照《中华人民共和国{law1}》第{n1}条的规定，判决被告{b}偿还原告{a}借款{amt}元及利息{intr}元。"
+        f"{a}诉称借款{amt}元。被告辩称{defence}。依《{law1}》第{n1}条，判决被告偿还借款{amt}元。"
     )
     return {"doc": doc, "summary": summary}
 
@@ -188,7 +175,8 @@ def decode(
 
     Returns ``(sequences, tags, fallbacks)``: the generated tokens (ending with ``eos`` when
     finished), and per generated token its copy tag and whether an ``I`` fell back to ``B``
-    (replayed with the same rule; all ``O``/``False`` when ``copy=False``)."""
+    (replayed with the same rule; all ``O``/``False`` when ``copy=False``). ``eos`` is always
+    allowed (it may end a copied span) and is reported with tag ``O``."""
     if not isinstance(model, CopySeq2Seq):
         raise TypeError(f"model must be a CopySeq2Seq, got {type(model).__name__}")
     model.eval()
@@ -220,7 +208,8 @@ def decode(
     for b, s in enumerate(seqs):
         gen[b, : len(s)] = torch.tensor(s, dtype=torch.long)
     _, tags = run(torch.arange(len(seqs)), gen[:, :-1])
-    _, z, fb = copy_allowed(tags, gen[:, :-1], left, src_mask, 2)
+    _, z, fb = copy_allowed(tags, gen[:, :-1], left, src_mask, model.vocab_size)
+    z = z.masked_fill(gen == eos, O)  # eos is always allowed; it ends any span
     return (
         seqs,
         [z[b, :n].tolist() for b, n in enumerate(lengths)],

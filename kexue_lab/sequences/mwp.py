@@ -108,7 +108,8 @@ def _walk(node: ast.AST, exact: bool, depth: int) -> Any:
             return _check_size(a / b, exact)
         op = {ast.Add: a.__add__, ast.Sub: a.__sub__, ast.Mult: a.__mul__}[type(node.op)]
         return _check_size(op(b), exact)
-    raise ValueError(f"{type(node).__name__} is not allowed in an arithmetic expression")
+    what = type(node.op if isinstance(node, ast.BinOp | ast.UnaryOp) else node).__name__
+    raise ValueError(f"{what} is not allowed in an arithmetic expression")
 
 
 def safe_eval(expr: str, exact: bool = False) -> float | sp.Rational:

@@ -278,10 +278,18 @@ class UniLMSeq2Seq(nn.Module):
         )
         self.ln = nn.LayerNorm(d) if norm == "pre" else nn.Identity()
         self.bias = nn.Parameter(torch.zeros(vocab_size))
-        nn.init.normal_(self.tok.weight, std=0.02)
-        nn.init.normal_(self.pos.weight, std=0.02)
+        for emb in (self.tok, self.pos, self.seg):  # one scale: no part drowns the others
+            nn.init.normal_(emb.weight, std=0.02)
 
     def forward(self, ids: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+        return self.logits(self.features(ids, segment_ids))
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Token logits from :meth:`features`: the tied output layer plus a bias."""
+        return features @ self.tok.weight.T + self.bias
+
+    def features(self, ids: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+        """Final hidden states ``(B, L, d)`` (after the last LayerNorm), for extra heads."""
         if ids.shape != segment_ids.shape or ids.ndim != 2:
             raise ValueError(
                 f"ids and segment_ids must both be (B, L), got {tuple(ids.shape)} and "
@@ -297,7 +305,7 @@ class UniLMSeq2Seq(nn.Module):
         h = self.tok(ids) + self.pos(pos) + self.seg(segment_ids.long())
         for block in self.blocks:
             h = block(h, mask)
-        return self.ln(h) @ self.tok.weight.T + self.bias
+        return self.ln(h)
 
     def loss(
         self, ids: torch.Tensor, segment_ids: torch.Tensor, labels: torch.Tensor

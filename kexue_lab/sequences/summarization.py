@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
@@ -30,7 +31,7 @@ from torch import nn
 
 from .. import _validate
 from .dgcnn import GatedDilatedConv1d
-from .metrics import rouge_l, rouge_n
+from .metrics import lcs_length, rouge_l, rouge_n
 from .seq2seq import UniLMSeq2Seq
 
 __all__ = [
@@ -138,8 +139,29 @@ def split_clauses(text: str, seps: str = "\n。；：，", keep_last: int | None
     return clauses
 
 
-def _char_main(a: str, b: str) -> float:
-    return weighted_rouge(list(a), list(b))["main"]
+class _CharMain:
+    """Character-level :func:`weighted_rouge` of any clause against the clauses of one document,
+    with the document's n-gram counts computed once (the oracle's inner loop)."""
+
+    def __init__(self, doc: Sequence[str]) -> None:
+        self.doc = doc
+        self.grams = [(Counter(d), Counter(zip(d, d[1:]))) for d in doc]
+        self.seen: dict[str, tuple[Counter, Counter]] = {}
+
+    def __call__(self, j: int, s: str) -> float:
+        d, (u, b) = self.doc[j], self.grams[j]
+        if s not in self.seen:
+            self.seen[s] = Counter(s), Counter(zip(s, s[1:]))
+        su, sb = self.seen[s]
+        f = [
+            2 * hit / (n_d + n_s) if hit else 0.0
+            for hit, n_d, n_s in (
+                (sum((u & su).values()), len(d), len(s)),
+                (sum((b & sb).values()), len(d) - 1, len(s) - 1),
+                (lcs_length(tuple(d), tuple(s)), len(d), len(s)),
+            )
+        ]
+        return 0.2 * f[0] + 0.4 * f[1] + 0.4 * f[2]
 
 
 def oracle_extract(
@@ -153,13 +175,16 @@ def oracle_extract(
     for name, seq in (("doc", doc), ("summary", summary)):
         if isinstance(seq, str) or not all(isinstance(s, str) for s in seq):
             raise TypeError(f"{name} must be a list of clause strings")
-    score = _char_main if score is None else score
+    if score is None:
+        fast = _CharMain(doc)
+    else:
+        fast = lambda j, s: score(doc[j], s)  # noqa: E731
 
     def match(lo_j: int, hi_j: int, lo_i: int, hi_i: int) -> list[tuple[int, int]]:
         if lo_j >= hi_j or lo_i >= hi_i:
             return []
         i = max(range(lo_i, hi_i), key=lambda r: (len(summary[r]), -r))
-        scores = [score(doc[j], summary[i]) for j in range(lo_j, hi_j)]
+        scores = [fast(j, summary[i]) for j in range(lo_j, hi_j)]
         j = lo_j + int(np.argmax(scores))
         return match(lo_j, j + 1, lo_i, i) + [(i, j)] + match(j, hi_j, i + 1, hi_i)
 
@@ -277,13 +302,8 @@ class CopySeq2Seq(UniLMSeq2Seq):
         self.tag_head = nn.Linear(d, 3)
 
     def tagged(self, ids: torch.Tensor, seg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        store: dict[str, torch.Tensor] = {}
-        hook = self.ln.register_forward_hook(lambda _m, _i, out: store.update(h=out))
-        try:
-            logits = self(ids, seg)
-        finally:
-            hook.remove()
-        return logits, self.tag_head(store["h"])
+        h = self.features(ids, seg)
+        return self.logits(h), self.tag_head(h)
 
 
 def copy_allowed(
